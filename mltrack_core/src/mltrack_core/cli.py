@@ -1,0 +1,353 @@
+"""The ``mltrack`` command line.
+
+Human-readable tables by default, ``--json`` for machines; on bad input a
+one-line message on stderr and exit status 1 (2 for wrong usage).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from mltrack_core.errors import MltrackError
+from mltrack_core.schema import KINDS, Entity, Evaluation, TrainingRun
+
+__all__ = ["main"]
+
+_KIND_ALIASES = {
+    **{kind: kind for kind in KINDS},
+    "datasets": "dataset",
+    "models": "model",
+    "transforms": "transform",
+    "runs": "run",
+    "training-runs": "run",
+    "predictions": "prediction",
+    "evaluations": "evaluation",
+}
+
+
+class _Group(click.Group):
+    """Turns mltrack's errors into a one-line message and exit status 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except MltrackError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+class _State:
+    def __init__(self, uri: str | None) -> None:
+        self.uri = uri
+        self._tracker = None
+
+    @property
+    def tracker(self):  # noqa: ANN201
+        if self._tracker is None:
+            from mltrack_core.tracker import connect
+
+            self._tracker = connect(self.uri)
+        return self._tracker
+
+    def close(self) -> None:
+        if self._tracker is not None:
+            self._tracker.close()
+
+
+def _console() -> Console:
+    return Console(soft_wrap=False, width=None if sys.stdout.isatty() else 200)
+
+
+def _emit_json(document: Any) -> None:
+    click.echo(json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False, default=str))
+
+
+def _when(milliseconds: int | None) -> str:
+    if milliseconds is None:
+        return ""
+    return datetime.fromtimestamp(milliseconds / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _summary(entity: Entity) -> str:
+    """One line saying what matters most about an entity, by kind."""
+    parts: list[str] = []
+    if entity.KIND == "dataset":
+        parts += [f"{entity.row_count} rows" if entity.row_count is not None else "", entity.location or ""]
+        if entity.derived_from:
+            parts.append(f"from {', '.join(entity.derived_from)}")
+    elif entity.KIND == "model":
+        parts += [entity.learning_algorithm, f"trained on {entity.trained_on}"]
+    elif entity.KIND == "transform":
+        parts += [entity.operator or "", f"{len(entity.output)} output columns" if entity.output else ""]
+    elif isinstance(entity, TrainingRun):
+        parts += [entity.state.value, f"model {entity.for_model}" if entity.for_model else ""]
+    elif entity.KIND == "prediction":
+        parts += [f"by {entity.computed_by}", f"on {entity.on_dataset}"]
+    elif isinstance(entity, Evaluation):
+        parts += [", ".join(f"{s.metric}={s.value:.4g}" for s in entity.scores if s.is_scalar)]
+        parts += [f"by {entity.computed_by}", f"on {entity.on_dataset}"]
+    return "; ".join(part for part in parts if part)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--uri",
+    envvar="MLTRACK_URI",
+    metavar="URI",
+    help="Store to use (memory://, sqlite:///path.db, ...). Default: $MLTRACK_URI, else ~/.mltrack/store.db.",
+)
+@click.version_option(package_name="mltrack-core", prog_name="mltrack")
+@click.pass_context
+def main(ctx: click.Context, uri: str | None) -> None:
+    """Track and query the metadata and provenance of machine-learning experiments."""
+    state = _State(uri)
+    ctx.obj = state
+    ctx.call_on_close(state.close)
+
+
+@main.command("ls")
+@click.argument("kind", required=False, type=click.Choice(sorted(_KIND_ALIASES)), metavar="[KIND]")
+@click.option("--experiment", help="Only entities of this experiment.")
+@click.option("--name", help="Only entities with this name.")
+@click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE", help="Only entities with this tag (repeatable).")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1), help="At most this many rows.")
+@click.option("--offset", default=0, type=click.IntRange(min=0), help="Skip this many rows (paging).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_obj
+def list_entities(
+    state: _State,
+    kind: str | None,
+    experiment: str | None,
+    name: str | None,
+    tags: tuple[str, ...],
+    limit: int,
+    offset: int,
+    as_json: bool,
+) -> None:
+    """List stored entities, newest first. KIND: dataset, model, transform, run, prediction or evaluation."""
+    filters: dict[str, Any] = {"limit": limit, "offset": offset}
+    if experiment:
+        filters["experiment"] = experiment
+    if name:
+        filters["name"] = name
+    if tags:
+        filters["tags"] = dict(_key_value(tag) for tag in tags)
+    kind = _KIND_ALIASES[kind] if kind else None
+    tracker = state.tracker
+    entities = tracker.find(kind, **filters)
+    total = tracker.count(kind, **{k: v for k, v in filters.items() if k not in ("limit", "offset")})
+    if as_json:
+        _emit_json({"total": total, "offset": offset, "entities": [entity.to_json() for entity in entities]})
+        return
+    table = Table(title=f"{len(entities)} of {total} {kind or 'entities'} in {tracker.uri}", title_justify="left")
+    for column in ("id", "kind", "name", "created", "summary"):
+        table.add_column(column, overflow="fold")
+    for entity in entities:
+        table.add_row(entity.id, entity.KIND, entity.name or "", _when(entity.creation_time), _summary(entity))
+    _console().print(table)
+
+
+def _key_value(text: str) -> tuple[str, str]:
+    key, separator, value = text.partition("=")
+    if not separator or not key:
+        raise click.BadParameter(f"{text!r} is not KEY=VALUE", param_hint="--tag")
+    return key, value
+
+
+@main.command("show")
+@click.argument("entity_id", metavar="ID")
+@click.option("--json", "as_json", is_flag=True, help="Print the entity's JSON document.")
+@click.pass_obj
+def show(state: _State, entity_id: str, as_json: bool) -> None:
+    """Show one entity with all its fields."""
+    entity = state.tracker.get(entity_id)
+    document = entity.to_json()
+    if as_json:
+        _emit_json(document)
+        return
+    if isinstance(entity, TrainingRun) and entity.scores_over_time:
+        document["scores_over_time"] = _last_scores(entity)
+    table = Table(title=f"{entity.KIND} {entity.id}", show_header=False, title_justify="left")
+    table.add_column("field", style="bold")
+    table.add_column("value", overflow="fold")
+    for key, value in document.items():
+        if key in ("id", "kind"):
+            continue
+        if key in ("creation_time", "start_time", "end_time"):
+            value = _when(value)
+        elif not isinstance(value, str):
+            value = json.dumps(value, ensure_ascii=False)
+        table.add_row(key, value)
+    _console().print(table)
+
+
+def _last_scores(run: TrainingRun) -> str:
+    last: dict[str, Any] = {}
+    for point in run.scores_over_time:
+        last[point.metric] = point
+    shown = ", ".join(
+        f"{metric}={point.value:.4g}" + (f" (epoch {point.epoch})" if point.epoch is not None else "")
+        for metric, point in last.items()
+    )
+    return f"{len(run.scores_over_time)} points; last: {shown}"
+
+
+@main.command("lineage")
+@click.argument("entity_id", metavar="ID")
+@click.option("--downstream", is_flag=True, help="What was derived from ID (default: what ID was derived from).")
+@click.option("--depth", type=click.IntRange(min=0), help="Follow at most this many steps.")
+@click.option("--json", "as_json", is_flag=True, help="Print nodes and edges as JSON.")
+@click.pass_obj
+def lineage(state: _State, entity_id: str, downstream: bool, depth: int | None, as_json: bool) -> None:
+    """Show the lineage of an entity: its inputs (upstream) or what used it (--downstream)."""
+    result = state.tracker.lineage(entity_id, "downstream" if downstream else "upstream", depth)
+    if as_json:
+        _emit_json(result.to_json())
+        return
+    for line in result.tree_lines():
+        click.echo(line)
+
+
+@main.command("diff")
+@click.argument("model_a", metavar="MODEL_A")
+@click.argument("model_b", metavar="MODEL_B")
+@click.option("--json", "as_json", is_flag=True, help="Print the differences as JSON.")
+@click.pass_obj
+def diff(state: _State, model_a: str, model_b: str, as_json: bool) -> None:
+    """Show only what differs between two models: hyperparameters, transforms, training data, environment."""
+    result = state.tracker.diff(model_a, model_b)
+    if as_json:
+        _emit_json(result.to_json())
+        return
+    if result.identical:
+        click.echo(f"{model_a} and {model_b} do not differ")
+        return
+    table = Table(title=f"{model_a} vs {model_b}", title_justify="left")
+    for column in ("section", "key", "a", "b"):
+        table.add_column(column, overflow="fold")
+    for section, differences in result.sections().items():
+        for key, (value_a, value_b) in differences.items():
+            table.add_row(section, key, _shown(value_a), _shown(value_b))
+    _console().print(table)
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "-"
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+@main.command("leaderboard")
+@click.option("--dataset", required=True, metavar="ID", help="The dataset (any dataset with the same fingerprint counts).")
+@click.option("--metric", required=True, help="The metric to rank by.")
+@click.option("--procedure", help="Only evaluations with this procedure (default: the most common one).")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1), help="At most this many rows.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_obj
+def leaderboard(state: _State, dataset: str, metric: str, procedure: str | None, limit: int, as_json: bool) -> None:
+    """Rank the evaluations of a metric on a dataset, best first (only mutually comparable ones)."""
+    board = state.tracker.leaderboard(dataset, metric, procedure=procedure, limit=limit)
+    if as_json:
+        _emit_json(board.to_json())
+        return
+    _console().print(_leaderboard_table(board))
+
+
+def _leaderboard_table(board: Any) -> Table:
+    direction = "higher is better" if board.greater_is_better else "lower is better"
+    title = f"{board.metric} on {board.dataset.name} ({direction}; procedure {board.procedure or 'unspecified'})"
+    table = Table(title=title, title_justify="left")
+    for column in ("rank", board.metric, "model", "algorithm", "model id", "evaluation id"):
+        table.add_column(column, overflow="fold")
+    for entry in board.entries:
+        table.add_row(
+            str(entry.rank),
+            f"{entry.value:.4f}",
+            entry.model.name,
+            entry.model.learning_algorithm,
+            entry.model.id,
+            entry.evaluation.id,
+        )
+    return table
+
+
+@main.command("export")
+@click.option(
+    "--format",
+    "export_format",
+    type=click.Choice(["ml-experiments-schema"]),
+    default="ml-experiments-schema",
+    show_default=True,
+    help="Document format.",
+)
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.pass_obj
+def export(state: _State, export_format: str, directory: Path) -> None:
+    """Write every stored entity to DIRECTORY as documents of the paper's published schema."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from mltrack_core.exporters.ml_experiments_schema import export as export_documents
+
+    tracker = state.tracker
+    total = tracker.count()
+    with Progress(TextColumn("exporting"), BarColumn(), MofNCompleteColumn(), console=Console(stderr=True)) as bar:
+        task = bar.add_task("export", total=total)
+        summary = export_documents(tracker, directory, on_document=lambda: bar.advance(task))
+    parts = ", ".join(f"{count} {folder}" for folder, count in sorted(summary.written.items()))
+    click.echo(f"wrote {summary.total} documents to {directory}: {parts or 'nothing to export'}")
+
+
+@main.command("info")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def info(state: _State, as_json: bool) -> None:
+    """Show the store in use, what it holds, and the installed plugins."""
+    tracker = state.tracker
+    counts = {kind: tracker.count(kind) for kind in KINDS}
+    plugins = sorted(name for name, _ in tracker.plugins.list_name_plugin())
+    if as_json:
+        _emit_json({"uri": tracker.uri, "counts": counts, "plugins": plugins})
+        return
+    click.echo(f"store: {tracker.uri}")
+    click.echo("holds: " + ", ".join(f"{count} {kind}" for kind, count in counts.items()))
+    click.echo("plugins: " + ", ".join(plugins))
+
+
+@main.command("demo")
+@click.pass_obj
+def demo(state: _State) -> None:
+    """Record a small experiment in the store, then print its lineage and leaderboard."""
+    from mltrack_core.artifacts import mltrack_home
+    from mltrack_core.demo import run_core_demo
+
+    tracker = state.tracker
+    folder = mltrack_home() / "demo"
+    click.echo(f"mltrack demo: recording into {tracker.uri}")
+    results = [run_core_demo(tracker, folder, _say)]
+    results += [result for result in tracker.plugins.hook.mltrack_demo(tracker=tracker, folder=folder, say=_say) if result]
+    console = _console()
+    for result in results:
+        console.rule(result.title)
+        board = tracker.leaderboard(result.dataset, result.metric, limit=10)
+        if board.entries:
+            best = board.entries[0].evaluation
+            click.echo(f"lineage of the best evaluation ({best.id}):")
+            for line in tracker.lineage(best.id).tree_lines():
+                click.echo(f"  {line}")
+        console.print(_leaderboard_table(board))
+    click.echo("explore further: mltrack ls, mltrack show ID, mltrack lineage ID --downstream, mltrack diff A B")
+
+
+def _say(message: str) -> None:
+    click.echo(f"  - {message}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

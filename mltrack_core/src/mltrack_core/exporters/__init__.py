@@ -1,0 +1,1 @@
+"""Exporters of stored metadata to other formats."""

@@ -1,0 +1,404 @@
+"""Provenance questions over the stored metadata.
+
+* :func:`trace`: what an entity was derived from, or what was derived from it;
+* :func:`compare_evaluations`: can two evaluations be compared, and if not, why;
+* :func:`rank`: a leaderboard of mutually comparable evaluations, best first;
+* :func:`diff_models`: only what differs between two models.
+
+"Same data" means the same dataset id, or datasets with the same content
+fingerprint (so copies under other names or ids count as the same data).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from mltrack_core.errors import SchemaError
+from mltrack_core.schema import Dataset, Entity, Evaluation, Model, Parameter, Transform
+from mltrack_core.store import Link
+
+if TYPE_CHECKING:
+    from mltrack_core.tracker import Tracker
+
+__all__ = [
+    "Comparability",
+    "Leaderboard",
+    "LeaderboardEntry",
+    "Lineage",
+    "ModelDiff",
+    "compare_evaluations",
+    "diff_models",
+    "greater_is_better",
+    "rank",
+    "trace",
+]
+
+_LOWER_IS_BETTER = {
+    "loss", "error", "err", "mse", "rmse", "mae", "mape", "msle", "rmsle", "logloss", "crossentropy",
+    "entropy", "brier", "hinge", "perplexity", "deviance", "time", "millis", "seconds", "distance", "regret",
+}  # fmt: skip
+
+
+def greater_is_better(metric: str) -> bool:
+    """Whether a higher value of ``metric`` is better, judged by its name.
+
+    Names with a word such as loss, error, mse, rmse, mae, perplexity or time
+    are lower-is-better; scikit-learn's ``neg_*`` scorers and everything else
+    (accuracy, auc, f1, r2, ...) are higher-is-better. A :class:`Score` with
+    ``greater_is_better`` set overrides this.
+    """
+    name = metric.lower()
+    if name.startswith("neg_"):
+        return True
+    words = set(re.split(r"[^a-z0-9]+", name.replace("cross-entropy", "crossentropy").replace("log_loss", "logloss")))
+    return not (words & _LOWER_IS_BETTER)
+
+
+# ---------------------------------------------------------------- lineage
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """The part of the lineage graph reachable from ``root`` in one direction.
+
+    ``edges`` point from the entity that names another to the named one
+    (model --trained_on--> dataset), whatever the direction of the query.
+    """
+
+    root: str
+    direction: Literal["upstream", "downstream"]
+    nodes: Mapping[str, Entity]
+    edges: tuple[Link, ...]
+    depth_of: Mapping[str, int]
+
+    def of_kind(self, kind: str) -> list[Entity]:
+        """The entities of ``kind`` in this lineage, nearest first."""
+        return [entity for id_, entity in self._by_depth() if entity.KIND == kind and id_ != self.root]
+
+    def _by_depth(self) -> list[tuple[str, Entity]]:
+        return sorted(self.nodes.items(), key=lambda item: (self.depth_of[item[0]], item[0]))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "root": self.root,
+            "direction": self.direction,
+            "nodes": [
+                {"id": id_, "kind": entity.KIND, "name": entity.name, "depth": self.depth_of[id_]}
+                for id_, entity in self._by_depth()
+            ],
+            "edges": [{"source": e.source, "relation": e.relation, "target": e.target} for e in self.edges],
+        }
+
+    def tree_lines(self) -> list[str]:
+        """The lineage as indented text lines, one per path step (shared entities shown once in full)."""
+        children: dict[str, list[tuple[str, str]]] = {}
+        for edge in self.edges:
+            parent, child = (edge.source, edge.target) if self.direction == "upstream" else (edge.target, edge.source)
+            children.setdefault(parent, []).append((edge.relation, child))
+        lines: list[str] = []
+        shown: set[str] = set()
+
+        def visit(id_: str, relation: str | None, indent: str) -> None:
+            entity = self.nodes.get(id_)
+            label = f"{entity.KIND} {entity.name or ''} [{id_}]".replace("  ", " ") if entity else f"[{id_}]"
+            arrow = f"{relation}{' <- ' if self.direction == 'downstream' else ': '}" if relation else ""
+            repeated = id_ in shown
+            lines.append(f"{indent}{arrow}{label}{' (see above)' if repeated and children.get(id_) else ''}")
+            if repeated:
+                return
+            shown.add(id_)
+            for child_relation, child in sorted(children.get(id_, []), key=lambda item: (item[0], item[1])):
+                visit(child, child_relation, indent + "  ")
+
+        visit(self.root, None, "")
+        return lines
+
+
+def trace(tracker: Tracker, root: str, direction: str, depth: int | None) -> Lineage:
+    """Breadth-first walk of the lineage graph from ``root``, one store query per level."""
+    if direction not in ("upstream", "downstream"):
+        raise SchemaError(f"direction must be 'upstream' or 'downstream', not {direction!r}")
+    if depth is not None and depth < 0:
+        raise SchemaError(f"depth must be a non-negative number of steps, not {depth}")
+    tracker.get(root)  # raises NotFoundError with a helpful message
+    depth_of = {root: 0}
+    edges: list[Link] = []
+    frontier = [root]
+    level = 0
+    while frontier and (depth is None or level < depth):
+        level += 1
+        next_frontier = []
+        for link in tracker.store.links(frontier, "out" if direction == "upstream" else "in"):
+            edges.append(link)
+            other = link.target if direction == "upstream" else link.source
+            if other not in depth_of:
+                depth_of[other] = level
+                next_frontier.append(other)
+        frontier = next_frontier
+    nodes = tracker.get_many(list(depth_of), with_scores=False)
+    return Lineage(root, direction, nodes, tuple(dict.fromkeys(edges)), depth_of)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------- comparability
+
+
+@dataclass(frozen=True)
+class Comparability:
+    """The answer to "can these two evaluations be compared?"; truthy when they can."""
+
+    comparable: bool
+    reasons: tuple[str, ...] = ()
+    metrics: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return self.comparable
+
+
+def same_data(a: Dataset, b: Dataset) -> bool:
+    """Whether two datasets hold the same data: one id, or equal content fingerprints."""
+    return a.id == b.id or (a.fingerprint is not None and a.fingerprint == b.fingerprint)
+
+
+def _data_reason(a: Dataset, b: Dataset) -> str | None:
+    if same_data(a, b):
+        return None
+    if a.fingerprint and b.fingerprint:
+        return (
+            f"computed on different data: dataset {a.name!r} ({a.id}, fingerprint {a.fingerprint[:19]}) "
+            f"vs {b.name!r} ({b.id}, fingerprint {b.fingerprint[:19]})"
+        )
+    missing = " and ".join(f"{d.name!r} ({d.id})" for d in (a, b) if not d.fingerprint)
+    return f"cannot tell whether datasets {a.name!r} ({a.id}) and {b.name!r} ({b.id}) hold the same data: {missing} has no fingerprint"
+
+
+def compare_evaluations(tracker: Tracker, a_id: str, b_id: str, metric: str | None) -> Comparability:
+    """Two evaluations are comparable on the same data, with a metric in common and the same procedure."""
+    a, b = (tracker.get(id_, "evaluation") for id_ in (a_id, b_id))
+    assert isinstance(a, Evaluation) and isinstance(b, Evaluation)
+    datasets = tracker.get_many([a.on_dataset, b.on_dataset])
+    data_a, data_b = datasets[a.on_dataset], datasets[b.on_dataset]
+    assert isinstance(data_a, Dataset) and isinstance(data_b, Dataset)
+    reasons = []
+    data_reason = _data_reason(data_a, data_b)
+    if data_reason:
+        reasons.append(data_reason)
+    elif data_a.target != data_b.target:
+        reasons.append(f"different target columns: {data_a.target!r} vs {data_b.target!r}")
+    metrics_a = {score.metric for score in a.scores}
+    metrics_b = {score.metric for score in b.scores}
+    common = tuple(sorted(metrics_a & metrics_b))
+    if metric is not None:
+        for evaluation, metrics in ((a, metrics_a), (b, metrics_b)):
+            if metric not in metrics:
+                reasons.append(f"evaluation {evaluation.id} has no {metric!r} score (it has {', '.join(sorted(metrics)) or 'none'})")
+        common = (metric,) if metric in common else ()
+    elif not common:
+        reasons.append(f"no metric in common: {sorted(metrics_a)} vs {sorted(metrics_b)}")
+    if a.procedure != b.procedure:
+        reasons.append(f"different evaluation procedures: {a.procedure!r} vs {b.procedure!r}")
+    return Comparability(not reasons, tuple(reasons), common)
+
+
+# ---------------------------------------------------------------- leaderboards
+
+
+@dataclass(frozen=True)
+class LeaderboardEntry:
+    rank: int
+    value: float
+    evaluation: Evaluation
+    model: Model
+
+
+@dataclass(frozen=True)
+class Leaderboard:
+    """Evaluations of one metric on the same data with one procedure, best first.
+
+    ``excluded`` lists evaluations on the same data left out, with the reason
+    (another procedure, another target column, a non-numeric value).
+    """
+
+    dataset: Dataset
+    metric: str
+    procedure: str | None
+    greater_is_better: bool
+    entries: tuple[LeaderboardEntry, ...]
+    excluded: tuple[tuple[str, str], ...] = field(default=())
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "dataset": self.dataset.id,
+            "metric": self.metric,
+            "procedure": self.procedure,
+            "greater_is_better": self.greater_is_better,
+            "entries": [
+                {
+                    "rank": entry.rank,
+                    "value": entry.value,
+                    "evaluation": entry.evaluation.id,
+                    "model": entry.model.id,
+                    "model_name": entry.model.name,
+                    "learning_algorithm": entry.model.learning_algorithm,
+                    "dataset": entry.evaluation.on_dataset,
+                }
+                for entry in self.entries
+            ],
+            "excluded": [{"evaluation": id_, "reason": reason} for id_, reason in self.excluded],
+        }
+
+
+def rank(tracker: Tracker, dataset_id: str, metric: str, *, procedure: str | None, limit: int | None) -> Leaderboard:
+    """The leaderboard of ``metric`` on the data of ``dataset_id``."""
+    dataset = tracker.get(dataset_id, "dataset")
+    assert isinstance(dataset, Dataset)
+    dataset_ids = [dataset.id]
+    if dataset.fingerprint:
+        dataset_ids += [id_ for id_ in tracker.store.find(_fingerprint_query(dataset.fingerprint)) if id_ != dataset.id]
+    scored = tracker.store.scores(dataset_ids, metric)
+    evaluations = tracker.get_many([id_ for id_, _ in scored])
+    datasets = tracker.get_many(dataset_ids)
+    excluded: list[tuple[str, str]] = []
+    candidates: list[tuple[Evaluation, float]] = []
+    for id_, value in scored:
+        evaluation = evaluations[id_]
+        assert isinstance(evaluation, Evaluation)
+        evaluated = datasets.get(evaluation.on_dataset)
+        if isinstance(evaluated, Dataset) and evaluated.target != dataset.target:
+            excluded.append((id_, f"target column {evaluated.target!r}, not {dataset.target!r}"))
+            continue
+        candidates.append((evaluation, value))
+    if procedure is None and candidates:
+        counts = Counter(evaluation.procedure for evaluation, _ in candidates)
+        procedure = max(counts, key=lambda name: (counts[name], name is None, name or ""))
+    kept = []
+    for evaluation, value in candidates:
+        if evaluation.procedure != procedure:
+            excluded.append((evaluation.id, f"procedure {evaluation.procedure!r}, not {procedure!r}"))
+        else:
+            kept.append((evaluation, value))
+    higher = _direction(metric, [evaluation for evaluation, _ in kept])
+    kept.sort(key=lambda item: (-item[1] if higher else item[1], item[0].creation_time, item[0].id))
+    if limit is not None:
+        kept = kept[:limit]
+    models = tracker.get_many([evaluation.computed_by for evaluation, _ in kept])
+    entries = tuple(
+        LeaderboardEntry(position, value, evaluation, models[evaluation.computed_by])  # type: ignore[arg-type]
+        for position, (evaluation, value) in enumerate(kept, start=1)
+    )
+    return Leaderboard(dataset, metric, procedure, higher, entries, tuple(excluded))
+
+
+def _fingerprint_query(fingerprint: str):  # noqa: ANN202
+    from mltrack_core.store import Query
+
+    return Query(kind="dataset", fingerprint=fingerprint)
+
+
+def _direction(metric: str, evaluations: list[Evaluation]) -> bool:
+    stated = {
+        score.greater_is_better
+        for evaluation in evaluations
+        if (score := evaluation.score(metric)) is not None and score.greater_is_better is not None
+    }
+    return stated.pop() if len(stated) == 1 else greater_is_better(metric)
+
+
+# ---------------------------------------------------------------- model differences
+
+
+@dataclass(frozen=True)
+class ModelDiff:
+    """Only what differs between two models, as (value in a, value in b) pairs by key."""
+
+    a: Model
+    b: Model
+    hyperparameters: Mapping[str, tuple[Any, Any]]
+    transforms: Mapping[str, tuple[Any, Any]]
+    training_data: Mapping[str, tuple[Any, Any]]
+    environment: Mapping[str, tuple[Any, Any]]
+    model: Mapping[str, tuple[Any, Any]]
+
+    @property
+    def identical(self) -> bool:
+        return not any(self.sections().values())
+
+    def sections(self) -> dict[str, Mapping[str, tuple[Any, Any]]]:
+        return {
+            "model": self.model,
+            "hyperparameters": self.hyperparameters,
+            "transforms": self.transforms,
+            "training data": self.training_data,
+            "environment": self.environment,
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "a": self.a.id,
+            "b": self.b.id,
+            **{
+                name.replace(" ", "_"): {key: {"a": pair[0], "b": pair[1]} for key, pair in section.items()}
+                for name, section in self.sections().items()
+            },
+        }
+
+
+_MISSING = None
+
+
+def _differences(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
+    return {key: (a.get(key, _MISSING), b.get(key, _MISSING)) for key in sorted(set(a) | set(b)) if a.get(key) != b.get(key)}
+
+
+def _parameters(parameters: tuple[Parameter, ...], prefix: str = "") -> dict[str, Any]:
+    return {f"{prefix}{parameter.name}": parameter.value for parameter in parameters}
+
+
+def _transform_facts(tracker: Tracker, model: Model) -> dict[str, Any]:
+    facts: dict[str, Any] = {}
+    for transform in tracker.get_many(list(model.transforms)).values():
+        assert isinstance(transform, Transform)
+        facts[f"{transform.name}.operator"] = transform.operator
+        facts.update(_parameters(transform.parameters, f"{transform.name}."))
+        if transform.output:
+            facts[f"{transform.name}.output"] = ", ".join(column.name for column in transform.output)
+    return facts
+
+
+def _dataset_facts(dataset: Dataset) -> dict[str, Any]:
+    return {
+        "id": dataset.id,
+        "name": dataset.name,
+        "version": dataset.version,
+        "fingerprint": dataset.fingerprint,
+        "location": dataset.location,
+        "rows": dataset.row_count,
+        "target": dataset.target,
+        "same data": None,
+    }
+
+
+def diff_models(tracker: Tracker, a_id: str, b_id: str) -> ModelDiff:
+    a, b = (tracker.get(id_, "model") for id_ in (a_id, b_id))
+    assert isinstance(a, Model) and isinstance(b, Model)
+    datasets = tracker.get_many([a.trained_on, b.trained_on])
+    data_a, data_b = datasets[a.trained_on], datasets[b.trained_on]
+    assert isinstance(data_a, Dataset) and isinstance(data_b, Dataset)
+    facts_a, facts_b = _dataset_facts(data_a), _dataset_facts(data_b)
+    training_data = _differences(facts_a, facts_b)
+    if training_data:
+        same = same_data(data_a, data_b)
+        training_data["same data"] = (same, same)
+    model_fields = ("learning_algorithm", "framework", "framework_version", "version", "location", "name")
+    return ModelDiff(
+        a=a,
+        b=b,
+        hyperparameters=_differences(_parameters(a.hyperparameters), _parameters(b.hyperparameters)),
+        transforms=_differences(_transform_facts(tracker, a), _transform_facts(tracker, b)),
+        training_data=training_data,
+        environment=_differences(dict(a.environment), dict(b.environment)),
+        model=_differences({f: getattr(a, f) for f in model_fields}, {f: getattr(b, f) for f in model_fields}),
+    )

@@ -1,0 +1,267 @@
+"""Live training runs: logging metrics without blocking the training loop.
+
+:meth:`LiveRun.log` appends a tuple to a queue and returns (a few hundred
+nanoseconds); one background thread per tracker drains the queue in batches
+into the store. ``flush()`` waits until everything logged so far is durable.
+Storage failures never reach the training loop: they are reported as
+:class:`~mltrack_core.errors.TrackingWarning` and the points are retried.
+"""
+
+from __future__ import annotations
+
+import atexit
+import collections
+import sys
+import threading
+import time
+import warnings
+import weakref
+from collections.abc import Mapping
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from mltrack_core.errors import MltrackError, NotFoundError, RunStateError, SchemaError, TrackingWarning
+from mltrack_core.schema import Model, TrainingRun, TrainingState
+
+if TYPE_CHECKING:
+    from mltrack_core.tracker import Tracker
+
+__all__ = ["LiveRun"]
+
+WRITE_INTERVAL_SECONDS = 0.25
+"""How often the background writer drains the queue."""
+MAX_BATCH = 50_000
+"""Most points written in one transaction."""
+FLUSH_TIMEOUT_SECONDS = 60.0
+"""How long ending a run waits for its points to become durable."""
+_RETRY_DELAY_MAX_SECONDS = 30.0
+
+
+class LiveRun:
+    """A training run in progress, returned by :meth:`Tracker.track_training`.
+
+    Use it as a context manager (an exception marks the run FAILED), or call
+    :meth:`finish` / :meth:`fail`. A run still open when the interpreter exits
+    is flushed and ended then (FAILED when an uncaught exception is ending the
+    process).
+    """
+
+    def __init__(self, tracker: Tracker, run: TrainingRun, subject: Any = None) -> None:
+        self.tracker = tracker
+        self.id = run.id
+        self.subject = subject
+        self._started = run
+        self._ended: TrainingRun | None = None
+        self._writer = tracker._point_writer()
+        self._queue = self._writer.queue
+        self._writer.open_runs[self.id] = self
+
+    def __repr__(self) -> str:
+        state = self._ended.state.value if self._ended else "TRAINING"
+        return f"<LiveRun {self.id} {state}>"
+
+    # ------------------------------------------------------------ logging (hot path)
+
+    def log(self, metric: str, value: float, epoch: int | None = None, step: int | None = None) -> None:
+        """Record one metric value now; returns at once, the write happens in the background."""
+        if self._ended is not None:
+            raise RunStateError(f"training run {self.id!r} has ended; metrics can no longer be logged")
+        if value.__class__ is not float:
+            try:
+                value = float(value)
+            except (TypeError, ValueError):
+                raise SchemaError(
+                    f"training run {self.id!r}: metric {metric!r} needs a number, got {type(value).__name__} {value!r:.60}"
+                ) from None
+        self._queue.append((self.id, metric, value, epoch, step, time.time_ns() // 1_000_000))  # a Point
+
+    def log_many(self, values: Mapping[str, float], epoch: int | None = None, step: int | None = None) -> None:
+        """Record several metrics at the same epoch/step."""
+        for metric, value in values.items():
+            self.log(metric, value, epoch, step)
+
+    def flush(self, timeout: float | None = FLUSH_TIMEOUT_SECONDS) -> bool:
+        """Wait until every point logged so far is durable; False if ``timeout`` passed first."""
+        return self._writer.flush(timeout)
+
+    # ------------------------------------------------------------ ending
+
+    @property
+    def ended(self) -> bool:
+        return self._ended is not None
+
+    def finish(self, model: Model | str | None = None, **fields: Any) -> TrainingRun:
+        """End the run as FINISHED, linking the model it produced (``for_model``)."""
+        return self._end(TrainingState.FINISHED, model, fields)
+
+    def fail(self, reason: str | BaseException | None = None, **fields: Any) -> TrainingRun:
+        """End the run as FAILED, recording ``reason`` in its annotations."""
+        if reason is not None:
+            text = reason if isinstance(reason, str) else f"{type(reason).__name__}: {reason}"
+            fields["annotations"] = {**fields.get("annotations", {}), "mltrack.failure": text}
+        return self._end(TrainingState.FAILED, None, fields)
+
+    def close(self) -> None:
+        """Finish the run unless it has ended already."""
+        if self._ended is None:
+            self.finish()
+
+    def __enter__(self) -> LiveRun:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        if self._ended is not None:
+            return
+        if exc is None:
+            self.finish()
+        else:
+            self.fail(exc)
+
+    def _end(self, state: TrainingState, model: Model | str | None, fields: dict[str, Any]) -> TrainingRun:
+        if self._ended is not None:
+            raise RunStateError(f"training run {self.id!r} has already ended ({self._ended.state.value})")
+        if not self.flush():
+            warnings.warn(
+                f"mltrack: training run {self.id}: some metric points were not yet durable when it ended; "
+                "they stay queued and are retried",
+                TrackingWarning,
+                stacklevel=3,
+            )
+        ended = self.tracker._end_run(self._started, state, model, fields)
+        self._ended = ended
+        self._writer.open_runs.pop(self.id, None)
+        self.subject = None
+        return ended
+
+
+class PointWriter:
+    """The background thread of one tracker that moves logged points into its store."""
+
+    def __init__(self, tracker: Tracker) -> None:
+        self.queue: collections.deque = collections.deque()
+        self.open_runs: dict[str, LiveRun] = {}
+        self._tracker_ref = weakref.ref(tracker)
+        self._store = tracker.store
+        self._wake = threading.Event()
+        self._stop = False
+        self._retry: list[tuple] = []
+        self._retry_delay = WRITE_INTERVAL_SECONDS
+        self._warned: set[str] = set()
+        self._thread = threading.Thread(target=self._run, name=f"mltrack-writer {tracker.uri}", daemon=True)
+        self._thread.start()
+        atexit.register(self.at_exit)
+
+    def flush(self, timeout: float | None) -> bool:
+        if threading.current_thread() is self._thread:
+            return True
+        marker = threading.Event()
+        self.queue.append(marker)
+        self._wake.set()
+        return marker.wait(timeout)
+
+    def stop(self, timeout: float | None = FLUSH_TIMEOUT_SECONDS) -> None:
+        """Write what is queued, then end the thread."""
+        if self._stop:
+            return
+        self.flush(timeout)
+        self._stop = True
+        self._wake.set()
+        self._thread.join(timeout)
+        atexit.unregister(self.at_exit)
+        unwritten = len(self._retry) + sum(1 for item in self.queue if item.__class__ is tuple)
+        if unwritten:
+            warnings.warn(
+                f"mltrack: {unwritten} metric point(s) could not be stored in {self._store.uri} and are lost",
+                TrackingWarning,
+                stacklevel=2,
+            )
+
+    def at_exit(self) -> None:
+        """Flush and end the runs the program left open (FAILED if an uncaught exception is ending it)."""
+        uncaught = getattr(sys, "last_value", None)
+        for run in list(self.open_runs.values()):
+            try:
+                if uncaught is not None:
+                    run.fail(uncaught, annotations={"mltrack.ended_by": "interpreter exit"})
+                else:
+                    run.finish(annotations={"mltrack.ended_by": "interpreter exit"})
+            except MltrackError as exc:
+                warnings.warn(f"mltrack: could not end training run {run.id} at exit: {exc}", TrackingWarning, stacklevel=1)
+        self.stop()
+
+    # ------------------------------------------------------------ the thread
+
+    def _run(self) -> None:
+        while not self._stop:
+            self._wake.wait(WRITE_INTERVAL_SECONDS if not self._retry else self._retry_delay)
+            self._wake.clear()
+            self._drain()
+
+    def _drain(self) -> None:
+        batch: list[tuple] = self._retry
+        self._retry = []
+        queue = self.queue
+        while True:
+            try:
+                item = queue.popleft()
+            except IndexError:
+                self._retry = self._write(batch)
+                return
+            if item.__class__ is tuple:
+                batch.append(item)
+                if len(batch) < MAX_BATCH:
+                    continue
+                batch = self._write(batch)
+                if batch:  # the store is failing: try again later
+                    self._retry = batch
+                    return
+            else:  # a flush marker: everything queued before it must be written first
+                batch = self._write(batch)
+                if batch:
+                    queue.appendleft(item)
+                    self._retry = batch
+                    return
+                item.set()
+
+    def _write(self, batch: list[tuple]) -> list[tuple]:
+        """Write ``batch`` in one transaction; return what must be retried."""
+        if not batch:
+            return batch
+        try:
+            self._store.append_points(batch)
+        except (NotFoundError, RunStateError):
+            return self._write_each_run(batch)
+        except Exception as exc:  # the store is down or failing: retry later, never crash training
+            self._warn_once(
+                f"retry:{type(exc).__name__}",
+                f"{len(batch)} metric point(s) are not yet stored ({type(exc).__name__}: {exc}); retrying",
+            )
+            self._retry_delay = min(self._retry_delay * 2, _RETRY_DELAY_MAX_SECONDS)
+            return batch
+        self._retry_delay = WRITE_INTERVAL_SECONDS
+        tracker = self._tracker_ref()
+        if tracker is not None:
+            tracker._notify("mltrack_points_appended", tracker=tracker, points=batch)
+        return []
+
+    def _write_each_run(self, batch: list[tuple]) -> list[tuple]:
+        """Write run by run, dropping the points of runs that ended or vanished."""
+        by_run: dict[str, list[tuple]] = {}
+        for point in batch:
+            by_run.setdefault(point[0], []).append(point)
+        retry: list[tuple] = []
+        for run_id, points in by_run.items():
+            try:
+                self._store.append_points(points)
+            except (NotFoundError, RunStateError) as exc:
+                self._warn_once(f"drop:{run_id}", f"{len(points)} metric point(s) of run {run_id} were dropped: {exc}")
+            except Exception:
+                retry.extend(points)
+        return retry
+
+    def _warn_once(self, key: str, message: str) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            warnings.warn(f"mltrack: {message}", TrackingWarning, stacklevel=1)

@@ -1,0 +1,224 @@
+"""The storage contract: what a backend persists and how it is queried.
+
+A backend plugin (see :mod:`mltrack_core.hookspecs`) returns an object that
+implements :class:`Store`. The tracker turns entities into :class:`Record`
+objects (the document plus the fields a store indexes) and enforces the rules
+of the schema; a store only persists, checks references atomically, and
+answers queries. The contract test suite in :mod:`mltrack_core.testing` checks
+every backend against this description.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal, NamedTuple, Protocol, runtime_checkable
+
+from mltrack_core.errors import ConflictError, DanglingReferenceError, RunStateError
+from mltrack_core.schema import Entity, Evaluation, TrainingRun, canonical_json
+
+__all__ = [
+    "Link",
+    "Point",
+    "Query",
+    "Record",
+    "Store",
+    "StoredDocument",
+    "conflict_error",
+    "dangling_reference_error",
+    "ended_run_error",
+    "record_of",
+]
+
+
+class Link(NamedTuple):
+    """An edge of the lineage graph: ``source`` names ``target`` in its ``relation`` field."""
+
+    source: str
+    relation: str
+    target: str
+
+
+class Point(NamedTuple):
+    """One metric value logged during a training run (timestamp in ms since 1970-01-01).
+
+    Stores accept plain tuples in this field order too (that is what the
+    background writer hands them, to keep logging cheap).
+    """
+
+    run_id: str
+    metric: str
+    value: float
+    epoch: int | None
+    step: int | None
+    timestamp: int
+
+
+class StoredDocument(NamedTuple):
+    """What a store returns for an id: the kind and the canonical JSON document."""
+
+    kind: str
+    document: str
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """An entity as a store sees it: its document and the fields the store indexes.
+
+    ``references`` are (relation, target id, target kind) triples: every target
+    must exist with that kind, in the store or in the same write. ``labels`` are
+    (scope, key, value) triples for tags (scope "tag") and annotations (scope
+    "annotation"). ``scores`` are the scalar (metric, value) pairs of an
+    evaluation, for leaderboards.
+    """
+
+    kind: str
+    id: str
+    created: int
+    content_hash: str
+    document: str
+    name: str | None
+    experiment: str | None
+    fingerprint: str | None
+    state: str | None
+    references: tuple[tuple[str, str, str], ...]
+    labels: tuple[tuple[str, str, str], ...]
+    scores: tuple[tuple[str, float], ...]
+
+
+def record_of(entity: Entity) -> Record:
+    """The record of ``entity``; a training run's scores over time are not part of it."""
+    document = entity.to_json()
+    document.pop("scores_over_time", None)
+    labels = tuple(("tag", key, value) for key, value in entity.tags.items()) + tuple(
+        ("annotation", key, value) for key, value in entity.annotations.items()
+    )
+    scores: tuple[tuple[str, float], ...] = ()
+    if isinstance(entity, Evaluation):
+        scores = tuple((score.metric, float(score.value)) for score in entity.scores if score.is_scalar)
+    return Record(
+        kind=entity.KIND,
+        id=entity.id,
+        created=entity.creation_time,
+        content_hash=entity.content_hash(),
+        document=canonical_json(document),
+        name=entity.name,
+        experiment=entity.experiment,
+        fingerprint=getattr(entity, "fingerprint", None),
+        state=entity.state.value if isinstance(entity, TrainingRun) else None,
+        references=tuple(entity.references()),
+        labels=labels,
+        scores=scores,
+    )
+
+
+@dataclass(frozen=True)
+class Query:
+    """Which records :meth:`Store.find` returns. Every given condition must hold.
+
+    ``links`` are (relation, target id) pairs the record must have (for example
+    ``("trained_on", "ds-...")``); ``labels`` are (scope, key, value) triples.
+    Results are ordered newest first (creation time descending, then the
+    reverse of the order they were written in).
+    """
+
+    kind: str | None = None
+    name: str | None = None
+    experiment: str | None = None
+    fingerprint: str | None = None
+    state: str | None = None
+    links: tuple[tuple[str, str], ...] = ()
+    labels: tuple[tuple[str, str, str], ...] = ()
+    created_after: int | None = None
+    created_before: int | None = None
+    limit: int | None = None
+    offset: int = 0
+
+
+@runtime_checkable
+class Store(Protocol):
+    """A storage backend. Every method is safe to call from several threads.
+
+    Failure policy: a store raises :class:`~mltrack_core.errors.StoreError`
+    subclasses for storage problems (unreachable, corrupt, read-only) and the
+    rule errors named below; the tracker decides whether the caller sees them
+    (explicit calls) or a warning (implicit tracking).
+    """
+
+    uri: str
+    """The URI the store was opened with (credentials removed)."""
+
+    def put(self, records: Sequence[Record]) -> list[str]:
+        """Write ``records`` in one transaction and return the ids newly written.
+
+        For each record: an absent id is inserted; an id stored with the same
+        ``content_hash`` is skipped (retries are no-ops); an id stored with a
+        different hash raises :class:`~mltrack_core.errors.ConflictError`. A
+        reference whose target is neither stored with the named kind nor in
+        ``records`` raises :class:`~mltrack_core.errors.DanglingReferenceError`.
+        On any error nothing is written.
+        """
+
+    def get(self, ids: Sequence[str]) -> dict[str, StoredDocument]:
+        """The stored documents of those ``ids`` that exist (unknown ids are left out)."""
+
+    def find(self, query: Query) -> list[str]:
+        """Ids of the records matching ``query``, newest first (ties: last written first), paged."""
+
+    def count(self, query: Query) -> int:
+        """How many records match ``query`` (limit and offset ignored)."""
+
+    def links(self, ids: Sequence[str], direction: Literal["out", "in"]) -> list[Link]:
+        """Lineage edges leaving (``out``: what they name) or entering (``in``: what names them) ``ids``."""
+
+    def scores(self, dataset_ids: Sequence[str], metric: str) -> list[tuple[str, float]]:
+        """(evaluation id, value) of every evaluation on one of ``dataset_ids`` with a scalar ``metric``."""
+
+    def update_run(self, record: Record) -> None:
+        """Replace a training run's record, once, while its stored state is TRAINING.
+
+        New references are checked as in :meth:`put`. Raises
+        :class:`~mltrack_core.errors.RunStateError` when the run has already
+        ended and :class:`~mltrack_core.errors.NotFoundError` when it is unknown.
+        """
+
+    def append_points(self, points: Sequence[Point]) -> None:
+        """Append metric points (of one or more runs) durably and in order, in one transaction.
+
+        Raises :class:`~mltrack_core.errors.NotFoundError` for an unknown run and
+        :class:`~mltrack_core.errors.RunStateError` for a run that has ended;
+        then nothing is written.
+        """
+
+    def points(self, run_id: str) -> list[Point]:
+        """Every point of a training run, in the order they were appended."""
+
+    def close(self) -> None:
+        """Release connections; the store is not used afterwards."""
+
+
+# ---------------------------------------------------------------- errors every backend raises
+
+
+def conflict_error(record: Record) -> ConflictError:
+    """The error for writing ``record`` over a stored entity with different content."""
+    return ConflictError(
+        f"{record.kind} {record.id!r} is already stored with different content; stored entities are "
+        "write-once: track the changed entity under a new id (or leave the id out to get a fresh one)"
+    )
+
+
+def dangling_reference_error(
+    record: Record, relation: str, target: str, expected_kind: str, found_kind: str | None
+) -> DanglingReferenceError:
+    """The error for a reference from ``record`` to an id the store does not hold as ``expected_kind``."""
+    if found_kind is None:
+        problem = f"the store holds no {expected_kind} with that id; track the {expected_kind} first"
+    else:
+        problem = f"that id is a {found_kind}, not a {expected_kind}"
+    return DanglingReferenceError(f"{record.kind} {record.id!r} names {target!r} in {relation}, but {problem}")
+
+
+def ended_run_error(run_id: str, state: str) -> RunStateError:
+    """The error for changing a training run that has already ended."""
+    return RunStateError(f"training run {run_id!r} has already ended ({state}); an ended run cannot change")

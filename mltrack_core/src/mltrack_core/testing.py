@@ -1,0 +1,355 @@
+"""The contract test suite every storage backend must pass.
+
+A backend's tests subclass :class:`StoreContract` and provide a function-scoped
+``store_uri`` fixture naming a fresh, empty store::
+
+    from mltrack_core.testing import StoreContract
+
+    class TestMyBackend(StoreContract):
+        @pytest.fixture
+        def store_uri(self, tmp_path):
+            return f"mystore://{tmp_path}/store"
+
+The suite goes through the public tracker API, so it checks the tracker's
+rules and the backend together: write-once entities, atomic writes, enforced
+lineage, queries, leaderboards, and the training run's life cycle.
+Requires pytest.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+import warnings
+from collections.abc import Iterator
+
+import pytest
+
+from mltrack_core import (
+    ConflictError,
+    DanglingReferenceError,
+    Dataset,
+    Evaluation,
+    Extraction,
+    Model,
+    Parameter,
+    Prediction,
+    RunStateError,
+    Score,
+    TrainingState,
+    Transform,
+    TypedColumn,
+    TypeHint,
+    connect,
+    hookimpl,
+)
+from mltrack_core.errors import NotFoundError
+from mltrack_core.store import Point, Query
+from mltrack_core.tracker import Tracker
+
+__all__ = ["StoreContract", "sample_experiment"]
+
+
+def sample_experiment(tracker: Tracker) -> dict[str, object]:
+    """Record one entity of every kind with its lineage; return them by role."""
+    full = tracker.track_dataset(name="iris", location="file:///data/iris.csv", fingerprint="sha256:iris-full", tags={"source": "uci"})
+    train = tracker.track_dataset(name="iris-train", derived_from=[full], fingerprint="sha256:iris-train", target="species")
+    test = tracker.track_dataset(name="iris-test", derived_from=[full], fingerprint="sha256:iris-test", target="species")
+    scaler = Transform(name="scaler", operator="StandardScaler", output=[TypedColumn(name="x0", typing=TypeHint.DOUBLE)])
+    classifier = Transform(name="classifier", operator="LogisticRegression", input_transforms=[scaler.id])
+    model = tracker._write(  # a model with its transforms, as framework plugins store it
+        Extraction(
+            Model(
+                name="iris-lr",
+                learning_algorithm="LogisticRegression",
+                trained_on=train.id,
+                transforms=[scaler.id, classifier.id],
+                hyperparameters=[Parameter.of("C", 0.5, default=1.0)],
+            ),
+            related=(scaler, classifier),
+        )
+    )
+    run = tracker.track_training(name="iris-lr fit", trained_on=train)
+    for epoch in range(3):
+        run.log("loss", 1.0 / (epoch + 1), epoch=epoch)
+    finished = run.finish(model)
+    prediction = tracker.track_prediction(computed_by=model, on_dataset=test, location="file:///out/pred.csv")
+    evaluation = tracker.track_evaluation(
+        {"accuracy": 0.93, "log_loss": 0.2},
+        computed_by=model,
+        on_dataset=test,
+        for_prediction=prediction,
+        procedure="holdout",
+        confusion_matrix={"labels": ["a", "b"], "matrix": [[5, 1], [0, 4]]},
+    )
+    return {
+        "full": full,
+        "train": train,
+        "test": test,
+        "scaler": scaler,
+        "classifier": classifier,
+        "model": model,
+        "run": finished,
+        "prediction": prediction,
+        "evaluation": evaluation,
+    }
+
+
+class StoreContract:
+    """Tests every backend must pass; subclasses provide the ``store_uri`` fixture."""
+
+    @pytest.fixture
+    def tracker(self, store_uri: str, tmp_path) -> Iterator[Tracker]:  # noqa: ANN001
+        tracker = connect(store_uri, creator="tester", artifacts=tmp_path / "artifacts")
+        yield tracker
+        tracker.close()
+
+    # ------------------------------------------------------------ storing and reading
+
+    def test_every_kind_round_trips(self, tracker: Tracker) -> None:
+        recorded = sample_experiment(tracker)
+        for entity in recorded.values():
+            stored = tracker.get(entity.id)  # type: ignore[attr-defined]
+            expected = tracker._complete(entity)  # type: ignore[arg-type]
+            if entity.KIND == "run":  # type: ignore[attr-defined]
+                assert [point.value for point in stored.scores_over_time] == [1.0, 0.5, 1.0 / 3]
+                stored = dataclasses.replace(stored, scores_over_time=())
+            assert stored == expected
+
+    def test_unknown_ids_are_not_found(self, tracker: Tracker) -> None:
+        assert tracker.get_many(["nope"]) == {}
+        with pytest.raises(NotFoundError, match="nope"):
+            tracker.get("nope")
+
+    def test_recreating_identical_content_is_a_no_op(self, tracker: Tracker) -> None:
+        dataset = tracker.track_dataset(name="d", location="file:///d.csv")
+        again = dataclasses.replace(dataset, creation_time=dataset.creation_time + 5000)
+        assert tracker.track_dataset(again) == dataset
+        assert tracker.count("dataset") == 1
+
+    def test_rewriting_an_id_with_other_content_is_refused_and_changes_nothing(self, tracker: Tracker) -> None:
+        dataset = tracker.track_dataset(name="d", location="file:///d.csv")
+        with pytest.raises(ConflictError, match=dataset.id):
+            tracker.track_dataset(dataclasses.replace(dataset, location="file:///other.csv"))
+        assert tracker.get(dataset.id) == dataset
+
+    def test_references_to_unknown_ids_are_refused_with_the_id(self, tracker: Tracker) -> None:
+        with pytest.raises(DanglingReferenceError, match="ds-missing"):
+            tracker.track_model(Model(name="m", learning_algorithm="lr", trained_on="ds-missing"))
+        assert tracker.count() == 0
+
+    def test_references_to_the_wrong_kind_are_refused(self, tracker: Tracker) -> None:
+        dataset = tracker.track_dataset(name="d")
+        model = tracker.track_model(name="m", learning_algorithm="lr", trained_on=dataset)
+        with pytest.raises(DanglingReferenceError, match="is a dataset, not a model"):
+            tracker.track_evaluation({"accuracy": 1.0}, computed_by=dataset.id, on_dataset=dataset)
+        with pytest.raises(DanglingReferenceError, match="is a model, not a dataset"):
+            tracker.track_evaluation({"accuracy": 1.0}, computed_by=model, on_dataset=model.id)
+
+    def test_a_failed_write_leaves_nothing_behind(self, tracker: Tracker) -> None:
+        transform = Transform(name="scaler")
+        broken = Model(name="m", learning_algorithm="lr", trained_on="ds-missing", transforms=[transform.id])
+        with pytest.raises(DanglingReferenceError):
+            tracker._write(Extraction(broken, related=(transform,)))
+        assert tracker.count() == 0
+        dataset = tracker.track_dataset(name="d")
+        taken = tracker.track_dataset(name="taken")
+        conflicting = dataclasses.replace(taken, name="changed")
+        with pytest.raises(ConflictError):
+            tracker._write(Extraction(conflicting, related=(Dataset(name="new", derived_from=[dataset]),)))
+        assert {entity.name for entity in tracker.find("dataset")} == {"d", "taken"}
+
+    def test_references_may_point_into_the_same_write(self, tracker: Tracker) -> None:
+        dataset = Dataset(name="d")
+        transform = Transform(name="t")
+        model = Model(name="m", learning_algorithm="lr", trained_on=dataset.id, transforms=[transform.id])
+        stored = tracker._write(Extraction(model, related=(dataset, transform)))
+        assert stored.id == model.id and tracker.count() == 3
+
+    def test_parameter_values_of_any_size_are_stored_whole(self, tracker: Tracker) -> None:
+        dataset = tracker.track_dataset(name="d")
+        huge = "x" * 2_000_000
+        vocabulary = {f"word{i}": i for i in range(20_000)}
+        model = tracker.track_model(
+            name="m",
+            learning_algorithm="lr",
+            trained_on=dataset,
+            hyperparameters=[Parameter(name="pattern", value=huge), Parameter(name="vocabulary", value=vocabulary)],
+        )
+        stored = tracker.get(model.id)
+        assert stored.hyperparameters[0].value == huge
+        assert stored.hyperparameters[1].value == vocabulary
+
+    def test_text_outside_ascii_is_kept(self, tracker: Tracker) -> None:
+        dataset = tracker.track_dataset(name="Müller-数据 ✓", annotations={"note": "naïve — ok"})
+        assert tracker.get(dataset.id).name == "Müller-数据 ✓"
+        assert tracker.find("dataset", name="Müller-数据 ✓")[0].annotations["note"] == "naïve — ok"
+
+    # ------------------------------------------------------------ queries
+
+    def test_find_filters_and_pages_newest_first(self, tracker: Tracker) -> None:
+        recorded = sample_experiment(tracker)
+        with tracker.experiment("other"):
+            other = tracker.track_dataset(name="other", tags={"source": "kaggle"}, annotations={"owner": "ana"})
+        assert [d.name for d in tracker.find("dataset")] == ["other", "iris-test", "iris-train", "iris"]
+        assert [d.name for d in tracker.find("dataset", limit=2, offset=1)] == ["iris-test", "iris-train"]
+        assert tracker.find("dataset", experiment="other") == [other]
+        assert tracker.find(tags={"source": "uci"}) == [recorded["full"]]
+        assert tracker.find("dataset", annotations={"owner": "ana"}) == [other]
+        assert tracker.find("dataset", fingerprint="sha256:iris-train") == [recorded["train"]]
+        assert tracker.find("model", trained_on=recorded["train"]) == [recorded["model"]]
+        assert {d.name for d in tracker.find("dataset", derived_from=recorded["full"])} == {"iris-train", "iris-test"}
+        assert tracker.find("evaluation", for_prediction=recorded["prediction"]) == [recorded["evaluation"]]
+        assert [r.id for r in tracker.find("run", state=TrainingState.FINISHED)] == [recorded["run"].id]
+        assert tracker.find("run", for_model=recorded["model"])[0].id == recorded["run"].id
+        assert tracker.count("dataset") == 4 and tracker.count() == 10
+        assert tracker.count("dataset", name="nope") == 0
+
+    def test_find_by_creation_time(self, tracker: Tracker) -> None:
+        first = tracker.track_dataset(Dataset(name="old", creation_time=1_000))
+        second = tracker.track_dataset(Dataset(name="new", creation_time=2_000))
+        assert tracker.find("dataset", created_after=1_000) == [second]
+        assert tracker.find("dataset", created_before=2_000) == [first]
+
+    def test_lineage_upstream_and_downstream(self, tracker: Tracker) -> None:
+        recorded = sample_experiment(tracker)
+        upstream = tracker.lineage(recorded["evaluation"])
+        assert {e.id for e in upstream.of_kind("dataset")} == {recorded[k].id for k in ("full", "train", "test")}
+        assert {e.id for e in upstream.of_kind("transform")} == {recorded["scaler"].id, recorded["classifier"].id}
+        assert upstream.of_kind("model") == [recorded["model"]]
+        one_step = tracker.lineage(recorded["evaluation"], depth=1)
+        assert {e.KIND for e in one_step.nodes.values()} == {"evaluation", "model", "dataset", "prediction"}
+        downstream = tracker.lineage(recorded["full"], "downstream")
+        assert recorded["evaluation"].id in downstream.nodes and recorded["run"].id in downstream.nodes
+        assert tracker.store.links([recorded["model"].id], "out")  # raw edges are exposed too
+
+    # ------------------------------------------------------------ comparability and leaderboards
+
+    def test_comparable_needs_same_data_metric_and_procedure(self, tracker: Tracker) -> None:
+        recorded = sample_experiment(tracker)
+        model, test = recorded["model"], recorded["test"]
+        copy_of_test = tracker.track_dataset(name="renamed copy", fingerprint=test.fingerprint, target="species")
+        same = tracker.track_evaluation({"accuracy": 0.9}, computed_by=model, on_dataset=copy_of_test, procedure="holdout")
+        assert tracker.comparable(recorded["evaluation"], same)
+        other_data = tracker.track_evaluation({"accuracy": 0.9}, computed_by=model, on_dataset=recorded["train"], procedure="holdout")
+        answer = tracker.comparable(recorded["evaluation"], other_data)
+        assert not answer and "different data" in answer.reasons[0]
+        cross_validated = tracker.track_evaluation({"f1": 0.9}, computed_by=model, on_dataset=test, procedure="10-fold")
+        answer = tracker.comparable(recorded["evaluation"], cross_validated)
+        assert len(answer.reasons) == 2 and "no metric in common" in answer.reasons[0]
+
+    def test_leaderboard_ranks_comparable_evaluations_best_first(self, tracker: Tracker) -> None:
+        recorded = sample_experiment(tracker)
+        model, test = recorded["model"], recorded["test"]
+        copy_of_test = tracker.track_dataset(name="copy", fingerprint=test.fingerprint, target="species")
+        better = tracker.track_evaluation({"accuracy": 0.97, "log_loss": 0.1}, computed_by=model, on_dataset=copy_of_test, procedure="holdout")
+        tracker.track_evaluation({"accuracy": 0.99}, computed_by=model, on_dataset=test, procedure="3-fold")
+        board = tracker.leaderboard(test, "accuracy")
+        assert [entry.evaluation.id for entry in board.entries] == [better.id, recorded["evaluation"].id]
+        assert board.procedure == "holdout" and len(board.excluded) == 1
+        losses = tracker.leaderboard(test, "log_loss")
+        assert not losses.greater_is_better and [e.value for e in losses.entries] == [0.1, 0.2]
+        assert tracker.leaderboard(test, "accuracy", procedure="3-fold").entries[0].value == 0.99
+        assert tracker.leaderboard(recorded["train"], "accuracy").entries == ()
+
+    def test_a_score_can_state_its_direction(self, tracker: Tracker) -> None:
+        dataset = tracker.track_dataset(name="d")
+        model = tracker.track_model(name="m", learning_algorithm="lr", trained_on=dataset)
+        for value in (3.0, 1.0, 2.0):
+            tracker.track_evaluation([Score(metric="custom", value=value, greater_is_better=False)], computed_by=model, on_dataset=dataset)
+        assert [entry.value for entry in tracker.leaderboard(dataset, "custom").entries] == [1.0, 2.0, 3.0]
+
+    # ------------------------------------------------------------ training runs
+
+    def test_a_run_streams_points_in_order_and_ends_once(self, tracker: Tracker) -> None:
+        dataset = tracker.track_dataset(name="d")
+        run = tracker.track_training(name="fit", trained_on=dataset, hyperparameters=[Parameter.of("lr", 0.1)])
+        for step in range(2_000):
+            run.log("loss", 1.0 / (step + 1), epoch=step // 100, step=step)
+        assert run.flush()
+        points = tracker.points(run.id)
+        assert [point.step for point in points] == list(range(2_000))
+        assert points[10] == Point(run.id, "loss", 1.0 / 11, 0, 10, points[10].timestamp)
+        assert tracker.get(run.id).state is TrainingState.TRAINING
+        model = tracker.track_model(name="m", learning_algorithm="lr", trained_on=dataset)
+        ended = run.finish(model)
+        assert ended.state is TrainingState.FINISHED and ended.for_model == model.id and ended.end_time
+        with pytest.raises(RunStateError):
+            run.finish()
+        with pytest.raises(RunStateError):
+            run.log("loss", 0.0)
+        with pytest.raises(RunStateError):
+            tracker.store.append_points([Point(run.id, "loss", 0.0, None, None, 1)])
+        assert len(tracker.get(run.id).scores_over_time) == 2_000
+
+    def test_a_failing_training_marks_the_run_failed(self, tracker: Tracker) -> None:
+        with pytest.raises(ZeroDivisionError):
+            with tracker.track_training(name="doomed") as run:
+                run.log("loss", 1.0)
+                1 / 0  # noqa: B018
+        stored = tracker.get(run.id)
+        assert stored.state is TrainingState.FAILED
+        assert "ZeroDivisionError" in stored.annotations["mltrack.failure"]
+        assert [point.value for point in stored.scores_over_time] == [1.0]
+
+    def test_a_run_can_only_fill_in_what_it_started_without(self, tracker: Tracker) -> None:
+        dataset = tracker.track_dataset(name="d")
+        run = tracker.track_training(name="fit", hyperparameters=[Parameter.of("lr", 0.1)])
+        with pytest.raises(RunStateError, match="hyperparameters"):
+            run.finish(hyperparameters=[Parameter.of("lr", 0.2)])
+        ended = run.finish(trained_on=dataset, annotations={"note": "late"})
+        assert ended.trained_on == dataset.id and ended.annotations["note"] == "late"
+        assert tracker.find("run", trained_on=dataset)[0].id == run.id
+
+    def test_several_threads_write_at_once(self, tracker: Tracker) -> None:
+        dataset = tracker.track_dataset(name="shared")
+        errors: list[BaseException] = []
+
+        def write(worker: int) -> None:
+            try:
+                for index in range(25):
+                    tracker.track_model(name=f"m{worker}-{index}", learning_algorithm="lr", trained_on=dataset)
+            except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=write, args=(worker,)) for worker in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == [] and tracker.count("model") == 150
+
+    def test_the_store_answers_raw_queries(self, tracker: Tracker) -> None:
+        recorded = sample_experiment(tracker)
+        assert tracker.store.find(Query(kind="model")) == [recorded["model"].id]
+        assert tracker.store.count(Query(links=(("on_dataset", recorded["test"].id),))) == 2
+        assert tracker.store.scores([recorded["test"].id], "accuracy") == [(recorded["evaluation"].id, 0.93)]
+
+    def test_observers_see_new_entities_and_points(self, tracker: Tracker) -> None:
+        seen: list[str] = []
+
+        class Observer:
+            @hookimpl
+            def mltrack_entities_stored(self, entities) -> None:  # noqa: ANN001
+                seen.extend(entity.KIND for entity in entities)
+
+            @hookimpl
+            def mltrack_points_appended(self, points) -> None:  # noqa: ANN001
+                seen.extend(point[1] for point in points)
+
+        tracker.plugins.register(Observer(), name="test-observer")
+        dataset = tracker.track_dataset(name="d")
+        tracker.track_dataset(dataset)  # a no-op re-write is not announced
+        with tracker.track_training(name="r") as run:
+            run.log("loss", 1.0)
+            run.flush()
+        deadline = time.monotonic() + 5
+        while "loss" not in seen and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert seen == ["dataset", "run", "loss"]
+
+    def test_tracking_emits_no_warning(self, tracker: Tracker) -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            sample_experiment(tracker)

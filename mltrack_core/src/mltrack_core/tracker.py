@@ -1,0 +1,718 @@
+"""The tracker: the rules of the schema, enforced once for every backend.
+
+Write-once entities, required lineage, the one mutable training run, defaults
+(creator, team, experiment, environment), extraction through framework
+plugins, and queries. Obtain one with :func:`connect`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import threading
+import warnings
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+from mltrack_core.artifacts import ArtifactStore, mltrack_home
+from mltrack_core.environment import base_environment, package_versions
+from mltrack_core.errors import (
+    DanglingReferenceError,
+    MissingPluginError,
+    NotFoundError,
+    RunStateError,
+    SchemaError,
+    TrackingWarning,
+    UnknownSchemeError,
+)
+from mltrack_core.extraction import Extraction
+from mltrack_core.live import LiveRun, PointWriter
+from mltrack_core.schema import (
+    KINDS,
+    ConfusionMatrix,
+    Dataset,
+    Entity,
+    Evaluation,
+    FrozenDict,
+    Model,
+    Prediction,
+    Score,
+    ScoreAtTime,
+    TrainingRun,
+    TrainingState,
+    entity_from_json,
+    now_ms,
+)
+from mltrack_core.store import Point, Query, Store, record_of
+
+if TYPE_CHECKING:
+    import pluggy
+
+    from mltrack_core.lineage import Comparability, Leaderboard, Lineage, ModelDiff
+
+__all__ = ["Tracker", "connect", "default_uri", "get_tracker", "resolve_uri", "set_tracker"]
+
+URI_VARIABLE = "MLTRACK_URI"
+_FRAMEWORK_PLUGINS = {"sklearn": "mltrack-sklearn", "pyspark": "mltrack-spark", "mxnet": "mltrack-mxnet"}
+_LINK_FILTERS = {
+    "trained_on",
+    "derived_from",
+    "transforms",
+    "input_transforms",
+    "for_model",
+    "computed_by",
+    "on_dataset",
+    "for_prediction",
+}
+_COLUMN_FILTERS = {"name", "experiment", "fingerprint", "state"}
+_FAILURES_ANNOTATION = "mltrack.failures"
+
+
+def default_uri() -> str:
+    """The embedded default store: ``store.db`` in ``$MLTRACK_HOME`` (else ``~/.mltrack``)."""
+    return f"sqlite:///{(mltrack_home() / 'store.db').resolve()}"
+
+
+def resolve_uri(uri: str | None = None) -> str:
+    """``uri`` if given, else ``$MLTRACK_URI``, else :func:`default_uri`."""
+    return uri or os.environ.get(URI_VARIABLE) or default_uri()
+
+
+def connect(
+    uri: str | None = None,
+    *,
+    experiment: str | None = None,
+    creator: str | None = None,
+    team: str | None = None,
+    artifacts: str | os.PathLike[str] | None = None,
+) -> Tracker:
+    """Open the store that ``uri`` names and return a tracker for it.
+
+    :param uri: ``memory://``, ``sqlite:///path.db`` or any scheme an installed
+        backend plugin handles; default ``$MLTRACK_URI``, else the embedded
+        store (see :func:`default_uri`).
+    :param experiment: group everything this tracker records under this name
+        (default ``$MLTRACK_EXPERIMENT``).
+    :param creator: who records (default ``$MLTRACK_CREATOR``, else the login name).
+    :param team: the creator's team (default ``$MLTRACK_TEAM``).
+    :param artifacts: folder or fsspec URL for serialized artifacts.
+    :raises UnknownSchemeError: no installed backend handles the scheme.
+    :raises StoreError: the backend cannot open the store.
+    """
+    from mltrack_core.plugins import build_plugin_manager
+
+    uri = resolve_uri(uri)
+    if "://" not in uri:
+        raise UnknownSchemeError(f"{uri!r} is not a store URI; write it as scheme://..., e.g. sqlite:///store.db")
+    plugins = build_plugin_manager()
+    store = plugins.hook.mltrack_open_store(uri=uri)
+    if store is None:
+        schemes = sorted({scheme for found in plugins.hook.mltrack_store_schemes() for scheme in found})
+        raise UnknownSchemeError(
+            f"no installed backend handles {uri.partition('://')[0]!r} URIs (from {uri!r}); "
+            f"installed: {', '.join(schemes)}. Install the backend's package or fix the URI."
+        )
+    return Tracker(
+        store,
+        plugins=plugins,
+        experiment=experiment or os.environ.get("MLTRACK_EXPERIMENT"),
+        creator=creator or os.environ.get("MLTRACK_CREATOR") or _login_name(),
+        team=team or os.environ.get("MLTRACK_TEAM"),
+        artifacts=artifacts,
+    )
+
+
+_default_tracker: Tracker | None = None
+_default_lock = threading.Lock()
+
+
+def get_tracker() -> Tracker:
+    """The process-wide default tracker (connected on first use with :func:`connect`)."""
+    global _default_tracker
+    with _default_lock:
+        if _default_tracker is None:
+            _default_tracker = connect()
+        return _default_tracker
+
+
+def set_tracker(tracker: Tracker | None) -> Tracker | None:
+    """Replace the process-wide default tracker; returns the previous one (None forgets it)."""
+    global _default_tracker
+    with _default_lock:
+        previous, _default_tracker = _default_tracker, tracker
+        return previous
+
+
+def _login_name() -> str | None:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name in some containers
+        return None
+
+
+class Tracker:
+    """Records and queries experiment metadata in one store.
+
+    Use :func:`connect` rather than building one by hand. Every ``track_*``
+    method stores immutable entities (re-tracking identical content is a
+    no-op) and checks that every id they name is stored.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        plugins: pluggy.PluginManager | None = None,
+        experiment: str | None = None,
+        creator: str | None = None,
+        team: str | None = None,
+        artifacts: str | os.PathLike[str] | ArtifactStore | None = None,
+    ) -> None:
+        if plugins is None:
+            from mltrack_core.plugins import build_plugin_manager
+
+            plugins = build_plugin_manager()
+        self.store = store
+        self.uri = store.uri
+        self.plugins = plugins
+        self.experiment_name = experiment
+        self.creator = creator
+        self.team = team
+        self.artifacts = artifacts if isinstance(artifacts, ArtifactStore) else ArtifactStore(artifacts)
+        self._environment: dict[str, str] | None = None
+        self._writer: PointWriter | None = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"<Tracker {self.uri}>"
+
+    def __enter__(self) -> Tracker:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Write pending training metrics, then close the store."""
+        if self._writer is not None:
+            self._writer.stop()
+        self.store.close()
+
+    # ------------------------------------------------------------ grouping and implicit tracking
+
+    @contextlib.contextmanager
+    def experiment(self, name: str) -> Iterator[Tracker]:
+        """Group everything tracked inside the ``with`` block under experiment ``name``."""
+        previous, self.experiment_name = self.experiment_name, name
+        try:
+            yield self
+        finally:
+            self.experiment_name = previous
+
+    @contextlib.contextmanager
+    def implicit(self, what: str) -> Iterator[None]:
+        """For framework plugins: report a failure inside the block as a warning instead of raising.
+
+        Implicit tracking (inside a tracked ``fit`` or a training callback) must
+        never break the user's code; ``what`` names what was not recorded.
+        """
+        try:
+            yield
+        except Exception as exc:  # the failure policy: warn, never break the user's training
+            warnings.warn(f"mltrack: {what} was not recorded: {type(exc).__name__}: {exc}", TrackingWarning, stacklevel=3)
+
+    def environment(self) -> dict[str, str]:
+        """The computing environment recorded on models and training runs."""
+        if self._environment is None:
+            facts = base_environment()
+            for contributed in self.plugins.hook.mltrack_environment():
+                facts.update(contributed or {})
+            self._environment = facts
+        return {**self._environment, **package_versions()}
+
+    # ------------------------------------------------------------ tracking
+
+    def track_dataset(self, data: Any = None, /, *, name: str | None = None, target: Any = None, **fields: Any) -> Dataset:
+        """Record a dataset.
+
+        ``data`` is a :class:`Dataset`, or in-memory data a framework plugin
+        describes (a pandas DataFrame, an array, a Spark DataFrame, ...), or
+        omitted to build the dataset from ``name`` and the keyword fields
+        (``location``, ``version``, ``schema``, ``fingerprint``, ``derived_from``...).
+        """
+        if isinstance(data, Dataset):
+            _no_extra_fields(fields | ({"name": name} if name else {}), "a Dataset object")
+            return self._write(Extraction(data))
+        if data is None:
+            return self._write(Extraction(Dataset(name=name, **_with_target(fields, target))))
+        extraction = self._extract_with(
+            self.plugins.hook.mltrack_extract_dataset, data, "a dataset", data=data, tracker=self, name=name, target=target
+        )
+        return self._write(_amend(extraction, fields))
+
+    def track_model(
+        self,
+        model: Any = None,
+        /,
+        *,
+        trained_on: Dataset | str | Any = None,
+        name: str | None = None,
+        serialize: bool = False,
+        **fields: Any,
+    ) -> Model:
+        """Record a trained model and its lineage to the dataset it was ``trained_on``.
+
+        ``model`` is a :class:`Model`, or a fitted model object of a framework
+        whose mltrack plugin is installed (its hyperparameters and transforms
+        are extracted), or omitted to build the model from the keyword fields
+        (``learning_algorithm`` is then required). ``trained_on`` is a tracked
+        dataset, its id, or in-memory data to track first. An open live run
+        started for the same object is finished and linked to the model.
+        """
+        if isinstance(model, Model):
+            _no_extra_fields(fields, "a Model object")
+            if trained_on is not None and _id_of(trained_on) != model.trained_on:
+                raise SchemaError(
+                    f"model {model.id!r} says trained_on={model.trained_on!r} but trained_on={_id_of(trained_on)!r} was given"
+                )
+            stored = self._write(Extraction(model))
+        else:
+            if trained_on is None:
+                raise SchemaError(
+                    "track_model needs trained_on=: the dataset (or its id) the model was trained on; "
+                    "lineage is required"
+                )
+            dataset = self._dataset(trained_on, "trained_on")
+            if model is None:
+                stored = self._write(Extraction(Model(name=name, trained_on=dataset.id, **fields)))
+            else:
+                extraction = self._extract_with(
+                    self.plugins.hook.mltrack_extract_model,
+                    model,
+                    "a model",
+                    obj=model,
+                    tracker=self,
+                    trained_on=dataset,
+                    name=name,
+                    serialize=serialize,
+                )
+                stored = self._write(_amend(extraction, fields))
+        self._finish_runs_of(model, stored)
+        return stored
+
+    def track_training(
+        self, subject: Any = None, /, *, name: str | None = None, trained_on: Dataset | str | Any = None, **fields: Any
+    ) -> LiveRun:
+        """Start a training run and return it live, for logging metrics while training.
+
+        ``subject`` is the object being trained (an MXNet module, ...) when a
+        framework plugin can describe it; keyword fields (``hyperparameters``,
+        ``transforms``, ``environment``, ...) add to or replace what it extracts.
+        """
+        related: tuple[Entity, ...] = ()
+        template = TrainingRun()
+        if subject is not None:
+            extraction = self._extract_with(
+                self.plugins.hook.mltrack_extract_training, subject, "a training run", obj=subject, tracker=self
+            )
+            if not isinstance(extraction.primary, TrainingRun):
+                raise SchemaError(f"the plugin describing {type(subject).__name__} did not return a TrainingRun")
+            template, related = _annotate_failures(extraction.primary, extraction.failures), extraction.related
+        if trained_on is not None:
+            fields["trained_on"] = self._dataset(trained_on, "trained_on").id
+        if name is not None:
+            fields["name"] = name
+        run = dataclasses.replace(
+            template,
+            id=fields.pop("id", None) or template.id,
+            state=TrainingState.TRAINING,
+            start_time=now_ms(),
+            end_time=None,
+            for_model=None,
+            **fields,
+        )
+        stored = self._write(Extraction(run, related))
+        return LiveRun(self, stored, subject=subject)
+
+    def track_prediction(
+        self,
+        prediction: Prediction | None = None,
+        /,
+        *,
+        computed_by: Model | str | None = None,
+        on_dataset: Dataset | str | None = None,
+        **fields: Any,
+    ) -> Prediction:
+        """Record predictions a model ``computed_by`` made ``on_dataset`` (stored at ``location``)."""
+        if isinstance(prediction, Prediction):
+            _no_extra_fields(fields, "a Prediction object")
+            return self._write(Extraction(prediction))
+        if prediction is not None:
+            raise SchemaError(
+                f"track_prediction takes a Prediction or keyword fields, not {type(prediction).__name__}; "
+                "store the predicted values somewhere and pass location="
+            )
+        return self._write(Extraction(Prediction(computed_by=computed_by, on_dataset=on_dataset, **fields)))
+
+    def track_evaluation(
+        self,
+        scores: Evaluation | Mapping[str, Any] | Iterable[Any] | Score,
+        /,
+        *,
+        computed_by: Model | str | None = None,
+        on_dataset: Dataset | str | None = None,
+        for_prediction: Prediction | str | None = None,
+        confusion_matrix: ConfusionMatrix | Mapping[str, Any] | None = None,
+        **fields: Any,
+    ) -> Evaluation:
+        """Record the scores of a model ``computed_by`` on a dataset ``on_dataset``.
+
+        ``scores`` is an :class:`Evaluation`, a mapping of metric to value, a
+        list of :class:`Score` objects or of (metric, value) pairs (what
+        MXNet's ``Module.score`` returns). When ``for_prediction`` is given it
+        must be a prediction of the same model on the same dataset.
+        """
+        if isinstance(scores, Evaluation):
+            _no_extra_fields(fields, "an Evaluation object")
+            evaluation = scores
+        else:
+            evaluation = Evaluation(
+                computed_by=computed_by,
+                on_dataset=on_dataset,
+                for_prediction=for_prediction,
+                scores=_scores(scores),
+                confusion_matrix=confusion_matrix,
+                **fields,
+            )
+        if evaluation.for_prediction is not None:
+            self._check_prediction_matches(evaluation)
+        return self._write(Extraction(evaluation))
+
+    # ------------------------------------------------------------ reading
+
+    def get(self, id: str, kind: str | None = None) -> Entity:
+        """The entity with ``id`` (a training run with its scores over time).
+
+        :raises NotFoundError: no such id (or not of ``kind`` when given).
+        """
+        found = self.get_many([id]).get(id)
+        if found is None or (kind is not None and found.KIND != kind):
+            what = kind or "entity"
+            raise NotFoundError(f"no {what} with id {id!r} in {self.uri}; list ids with: mltrack ls")
+        return found
+
+    def get_many(self, ids: Sequence[str], *, with_scores: bool = True) -> dict[str, Entity]:
+        """The stored entities among ``ids`` (unknown ids are left out).
+
+        ``with_scores=False`` leaves training runs' scores over time out (cheaper for listings).
+        """
+        entities = {}
+        for id_, stored in self.store.get(list(ids)).items():
+            entity = entity_from_json(json.loads(stored.document))
+            if with_scores and isinstance(entity, TrainingRun):
+                entity = dataclasses.replace(entity, scores_over_time=_scores_over_time(self.store.points(id_)))
+            entities[id_] = entity
+        return entities
+
+    def points(self, run_id: str) -> list[Point]:
+        """The metric points of a training run as plain tuples (cheaper than ``get`` for long runs)."""
+        return self.store.points(run_id)
+
+    def find(self, kind: str | None = None, **filters: Any) -> list[Entity]:
+        """Stored entities matching every filter, newest first.
+
+        Filters: ``name``, ``experiment``, ``fingerprint``, ``state``; links
+        such as ``trained_on``, ``computed_by``, ``on_dataset``,
+        ``for_prediction``, ``for_model``, ``derived_from``, ``transforms``
+        (an entity or id); ``tags`` and ``annotations`` (mappings that must
+        all match); ``created_after`` / ``created_before`` (datetime or ms);
+        ``limit`` and ``offset`` for paging. Training runs come without their
+        scores over time (use :meth:`get` or :meth:`points` for those).
+        """
+        query = self._query(kind, filters)
+        ids = self.store.find(query)
+        found = self.get_many(ids, with_scores=False)
+        return [found[id_] for id_ in ids if id_ in found]
+
+    def count(self, kind: str | None = None, **filters: Any) -> int:
+        """How many stored entities match the filters of :meth:`find`."""
+        return self.store.count(self._query(kind, filters))
+
+    def lineage(
+        self, id: str | Entity, direction: Literal["upstream", "downstream"] = "upstream", depth: int | None = None
+    ) -> Lineage:
+        """What ``id`` was derived from (upstream) or what was derived from it (downstream)."""
+        from mltrack_core.lineage import trace
+
+        return trace(self, _id_of(id), direction, depth)
+
+    def comparable(self, a: Evaluation | str, b: Evaluation | str, metric: str | None = None) -> Comparability:
+        """Whether two evaluations can be compared (same data, metric and procedure), with the reasons if not."""
+        from mltrack_core.lineage import compare_evaluations
+
+        return compare_evaluations(self, _id_of(a), _id_of(b), metric)
+
+    def leaderboard(
+        self, dataset: Dataset | str, metric: str, *, procedure: str | None = None, limit: int | None = None
+    ) -> Leaderboard:
+        """Evaluations on ``dataset`` (or the same data) by ``metric``, best first, mutually comparable."""
+        from mltrack_core.lineage import rank
+
+        return rank(self, _id_of(dataset), metric, procedure=procedure, limit=limit)
+
+    def diff(self, a: Model | str, b: Model | str) -> ModelDiff:
+        """What differs between two models: hyperparameters, transforms, training data, environment."""
+        from mltrack_core.lineage import diff_models
+
+        return diff_models(self, _id_of(a), _id_of(b))
+
+    # ------------------------------------------------------------ internals
+
+    def _write(self, extraction: Extraction) -> Any:
+        primary = _annotate_failures(extraction.primary, extraction.failures)
+        if extraction.failures:
+            warnings.warn(
+                f"mltrack: {primary.KIND} {primary.id} was recorded without: {'; '.join(extraction.failures)}",
+                TrackingWarning,
+                stacklevel=3,
+            )
+        entities = [self._complete(entity) for entity in (*extraction.related, primary)]
+        written = set(self.store.put([record_of(entity) for entity in entities]))
+        stored = [entity for entity in entities if entity.id in written]
+        if stored:
+            self._notify("mltrack_entities_stored", tracker=self, entities=stored)
+        if entities[-1].id in written:
+            return entities[-1]
+        return self.get(entities[-1].id)  # an identical entity was stored before: return it as stored
+
+    def _complete(self, entity: Entity) -> Entity:
+        changes: dict[str, Any] = {}
+        for field_name, default in (
+            ("creator", self.creator),
+            ("creator_team", self.team),
+            ("experiment", self.experiment_name),
+        ):
+            if getattr(entity, field_name) is None and default is not None:
+                changes[field_name] = default
+        if isinstance(entity, (Model, TrainingRun)) and not entity.environment:
+            changes["environment"] = self.environment()
+        return dataclasses.replace(entity, **changes) if changes else entity
+
+    def _extract_with(self, hook: Any, subject: Any, what: str, **arguments: Any) -> Extraction:
+        extraction = hook(**arguments)
+        if extraction is None:
+            raise MissingPluginError(_missing_plugin_message(subject, what))
+        if not isinstance(extraction, Extraction):
+            raise SchemaError(f"the plugin describing {type(subject).__name__} returned {type(extraction).__name__}, not an Extraction")
+        return extraction
+
+    def _dataset(self, reference: Any, field_name: str) -> Dataset:
+        if isinstance(reference, Dataset):
+            if not self.store.get([reference.id]):
+                return self.track_dataset(reference)
+            return reference
+        if isinstance(reference, str):
+            found = self.get_many([reference]).get(reference)
+            if not isinstance(found, Dataset):
+                kind = found.KIND if found else None
+                problem = f"that id is a {kind}" if kind else "the store holds no dataset with that id"
+                raise DanglingReferenceError(f"{field_name}={reference!r} names no dataset: {problem}; track the dataset first")
+            return found
+        return self.track_dataset(reference)
+
+    def _check_prediction_matches(self, evaluation: Evaluation) -> None:
+        prediction = self.get_many([evaluation.for_prediction]).get(evaluation.for_prediction)  # type: ignore[list-item]
+        if isinstance(prediction, Prediction) and (
+            prediction.computed_by != evaluation.computed_by or prediction.on_dataset != evaluation.on_dataset
+        ):
+            raise SchemaError(
+                f"evaluation {evaluation.id!r} is for prediction {prediction.id!r}, which model "
+                f"{prediction.computed_by!r} computed on dataset {prediction.on_dataset!r}; the evaluation names "
+                f"model {evaluation.computed_by!r} and dataset {evaluation.on_dataset!r}"
+            )
+
+    def _query(self, kind: str | None, filters: dict[str, Any]) -> Query:
+        if kind is not None and kind not in KINDS:
+            raise SchemaError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
+        filters = dict(filters)
+        columns = {key: filters.pop(key) for key in list(filters) if key in _COLUMN_FILTERS}
+        if isinstance(columns.get("state"), TrainingState):
+            columns["state"] = columns["state"].value
+        links = tuple((key, _id_of(filters.pop(key))) for key in list(filters) if key in _LINK_FILTERS)
+        labels = tuple(
+            (scope, key, str(value))
+            for scope, option in (("tag", "tags"), ("annotation", "annotations"))
+            for key, value in (filters.pop(option, None) or {}).items()
+        )
+        limit, offset = filters.pop("limit", None), filters.pop("offset", 0)
+        after, before = filters.pop("created_after", None), filters.pop("created_before", None)
+        if filters:
+            allowed = sorted(_COLUMN_FILTERS | _LINK_FILTERS | {"tags", "annotations", "created_after", "created_before", "limit", "offset"})
+            raise SchemaError(f"unknown filter(s) {', '.join(sorted(filters))}; use {', '.join(allowed)}")
+        return Query(
+            kind=kind,
+            links=links,
+            labels=labels,
+            created_after=_as_ms(after),
+            created_before=_as_ms(before),
+            limit=limit,
+            offset=offset,
+            **columns,
+        )
+
+    def _end_run(
+        self, started: TrainingRun, state: TrainingState, model: Model | str | None, fields: dict[str, Any]
+    ) -> TrainingRun:
+        stored = self.get_many([started.id], with_scores=False).get(started.id)
+        if not isinstance(stored, TrainingRun):
+            raise NotFoundError(f"no training run {started.id!r} in {self.uri}")
+        if stored.state is not TrainingState.TRAINING:
+            raise RunStateError(f"training run {started.id!r} has already ended ({stored.state.value})")
+        fields = dict(fields)
+        added_annotations = fields.pop("annotations", {}) or {}
+        for name in fields:
+            if name in ("id", "state", "start_time", "end_time", "for_model", "scores_over_time", "creation_time"):
+                raise RunStateError(f"training run {started.id!r}: {name} cannot be set when the run ends")
+            if getattr(stored, name) not in (None, (), {}):
+                raise RunStateError(
+                    f"training run {started.id!r}: {name} was recorded when the run started and cannot change; "
+                    "only fields left empty then can be filled in at the end"
+                )
+        clashing = sorted(key for key in added_annotations if key in stored.annotations)
+        if clashing:
+            raise RunStateError(f"training run {started.id!r}: annotation(s) {', '.join(clashing)} are already set")
+        if "trained_on" in fields:
+            fields["trained_on"] = self._dataset(fields["trained_on"], "trained_on").id
+        ended = dataclasses.replace(
+            stored,
+            state=state,
+            end_time=now_ms(),
+            for_model=_id_of(model) if model is not None else None,
+            annotations={**stored.annotations, **added_annotations},
+            scores_over_time=(),
+            **fields,
+        )
+        self.store.update_run(record_of(ended))
+        self._notify("mltrack_run_ended", tracker=self, run=ended)
+        return ended
+
+    def _finish_runs_of(self, subject: Any, model: Model) -> None:
+        if subject is None or self._writer is None:
+            return
+        for run in list(self._writer.open_runs.values()):
+            if run.subject is subject:
+                run.finish(model)
+
+    def _point_writer(self) -> PointWriter:
+        with self._lock:
+            if self._writer is None:
+                self._writer = PointWriter(self)
+            return self._writer
+
+    def _notify(self, hook_name: str, **arguments: Any) -> None:
+        """Call every observer of ``hook_name``; a failing observer is reported, never fatal."""
+        for implementation in getattr(self.plugins.hook, hook_name).get_hookimpls():
+            try:
+                implementation.function(**{name: arguments[name] for name in implementation.argnames})
+            except Exception as exc:  # observers must not break writes
+                warnings.warn(
+                    f"mltrack: observer {implementation.plugin_name!r} failed in {hook_name}: {type(exc).__name__}: {exc}",
+                    TrackingWarning,
+                    stacklevel=2,
+                )
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _id_of(reference: Any) -> str:
+    if isinstance(reference, Entity):
+        return reference.id
+    if isinstance(reference, str) and reference:
+        return reference
+    raise SchemaError(f"expected an entity or its id, got {type(reference).__name__} {reference!r:.60}")
+
+
+def _no_extra_fields(fields: Mapping[str, Any], what: str) -> None:
+    if fields:
+        raise SchemaError(
+            f"keyword field(s) {', '.join(sorted(fields))} cannot be combined with {what}; "
+            "use dataclasses.replace on the object instead"
+        )
+
+
+def _with_target(fields: dict[str, Any], target: Any) -> dict[str, Any]:
+    if target is not None:
+        if not isinstance(target, str):
+            raise SchemaError("without data, target= must be the name of the target column")
+        fields = {**fields, "target": target}
+    return fields
+
+
+def _amend(extraction: Extraction, fields: Mapping[str, Any]) -> Extraction:
+    if not fields:
+        return extraction
+    try:
+        primary = dataclasses.replace(extraction.primary, **fields)
+    except TypeError as exc:
+        raise SchemaError(f"{type(extraction.primary).__name__}: {exc}") from None
+    return dataclasses.replace(extraction, primary=primary)
+
+
+def _annotate_failures(entity: Entity, failures: Sequence[str]) -> Any:
+    if not failures:
+        return entity
+    return dataclasses.replace(entity, annotations={**entity.annotations, _FAILURES_ANNOTATION: "; ".join(failures)})
+
+
+def _scores(scores: Any) -> tuple[Score, ...]:
+    if isinstance(scores, Score):
+        return (scores,)
+    if isinstance(scores, Mapping):
+        return tuple(Score(metric=metric, value=value) for metric, value in scores.items())
+    if isinstance(scores, (str, bytes)) or not isinstance(scores, Iterable):
+        raise SchemaError(
+            f"scores must be a mapping of metric to value or a list of (metric, value) pairs, got {type(scores).__name__}"
+        )
+    converted = []
+    for item in scores:
+        if isinstance(item, Score):
+            converted.append(item)
+        elif isinstance(item, Sequence) and len(item) == 2 and isinstance(item[0], str):
+            converted.append(Score(metric=item[0], value=item[1]))
+        else:
+            raise SchemaError(f"cannot read a score from {item!r:.60}: give a Score or a (metric, value) pair")
+    return tuple(converted)
+
+
+def _scores_over_time(points: Sequence[Point]) -> tuple[ScoreAtTime, ...]:
+    build = ScoreAtTime.from_stored
+    return tuple(build(point[1], point[2], point[5], point[3], point[4]) for point in points)
+
+
+def _as_ms(moment: datetime | int | None) -> int | None:
+    if moment is None or isinstance(moment, int):
+        return moment
+    if isinstance(moment, datetime):
+        return int(moment.timestamp() * 1000)
+    raise SchemaError(f"expected a datetime or milliseconds since 1970-01-01, got {moment!r}")
+
+
+def _missing_plugin_message(subject: Any, what: str) -> str:
+    kind = type(subject)
+    qualified = f"{kind.__module__}.{kind.__qualname__}"
+    package = _FRAMEWORK_PLUGINS.get(kind.__module__.partition(".")[0])
+    if package:
+        return f"cannot describe {qualified} as {what}: install the {package} plugin (pip install {package})"
+    return (
+        f"no installed mltrack plugin describes {qualified} as {what}; "
+        "describe it with keyword fields instead (see help(Tracker.track_model))"
+    )
+
+
+__all__ += ["FrozenDict"]  # re-exported for plugin authors building entities

@@ -1,0 +1,19 @@
+"""The backend contract suite against the built-in backends."""
+
+from __future__ import annotations
+
+import pytest
+
+from mltrack_core.testing import StoreContract
+
+
+class TestMemoryStore(StoreContract):
+    @pytest.fixture
+    def store_uri(self) -> str:
+        return "memory://"
+
+
+class TestSqliteStore(StoreContract):
+    @pytest.fixture
+    def store_uri(self, tmp_path) -> str:  # noqa: ANN001
+        return f"sqlite:///{tmp_path}/store.db"
