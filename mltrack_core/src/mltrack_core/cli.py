@@ -33,8 +33,23 @@ _KIND_ALIASES = {
 }
 
 
+LAZY_COMMANDS: dict[str, str] = {}
+"""Commands defined in other modules, imported only when used: name -> "module:attribute"."""
+
+
 class _Group(click.Group):
-    """Turns mltrack's errors into a one-line message and exit status 1."""
+    """Loads lazy commands; turns mltrack's errors into a one-line message and exit status 1."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *LAZY_COMMANDS])
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in LAZY_COMMANDS:
+            import importlib
+
+            module, _, attribute = LAZY_COMMANDS[name].partition(":")
+            return getattr(importlib.import_module(module), attribute)
+        return super().get_command(ctx, name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:

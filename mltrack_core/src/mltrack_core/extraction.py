@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from mltrack_core.schema import Entity
 
@@ -17,8 +19,12 @@ class Extraction:
     ``primary``, in the given order and in the same transaction.
     ``failures`` name what could not be extracted; the tracker records them in
     the primary entity's annotations and warns, instead of failing.
+    ``run_helpers`` (only for ``mltrack_extract_training``) builds, from the
+    new :class:`~mltrack_core.live.LiveRun`, an object whose public attributes
+    the live run offers as its own, e.g. MXNet's ``run.batch_callback()``.
     """
 
     primary: Entity
     related: tuple[Entity, ...] = ()
     failures: tuple[str, ...] = field(default=())
+    run_helpers: Callable[[Any], object] | None = None

@@ -16,7 +16,7 @@ import threading
 import time
 import warnings
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -46,7 +46,9 @@ class LiveRun:
     process).
     """
 
-    def __init__(self, tracker: Tracker, run: TrainingRun, subject: Any = None) -> None:
+    def __init__(
+        self, tracker: Tracker, run: TrainingRun, subject: Any = None, helpers: Callable[[LiveRun], object] | None = None
+    ) -> None:
         self.tracker = tracker
         self.id = run.id
         self.subject = subject
@@ -55,6 +57,16 @@ class LiveRun:
         self._writer = tracker._point_writer()
         self._queue = self._writer.queue
         self._writer.open_runs[self.id] = self
+        self._helpers = helpers(self) if helpers is not None else None
+
+    def __getattr__(self, name: str) -> Any:
+        """Framework helpers (e.g. MXNet callbacks) offered by the plugin that described the subject."""
+        helpers = self.__dict__.get("_helpers")
+        if helpers is not None and not name.startswith("_") and hasattr(helpers, name):
+            return getattr(helpers, name)
+        subject = self.__dict__.get("subject")
+        hint = f" (no framework helper {name!r} for {type(subject).__name__})" if subject is not None else ""
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}{hint}")
 
     def __repr__(self) -> str:
         state = self._ended.state.value if self._ended else "TRAINING"

@@ -316,6 +316,7 @@ class Tracker:
         """
         related: tuple[Entity, ...] = ()
         template = TrainingRun()
+        helpers = None
         if subject is not None:
             extraction = self._extract_with(
                 self.plugins.hook.mltrack_extract_training, subject, "a training run", obj=subject, tracker=self
@@ -323,6 +324,7 @@ class Tracker:
             if not isinstance(extraction.primary, TrainingRun):
                 raise SchemaError(f"the plugin describing {type(subject).__name__} did not return a TrainingRun")
             template, related = _annotate_failures(extraction.primary, extraction.failures), extraction.related
+            helpers = extraction.run_helpers
         if trained_on is not None:
             fields["trained_on"] = self._dataset(trained_on, "trained_on").id
         if name is not None:
@@ -337,7 +339,7 @@ class Tracker:
             **fields,
         )
         stored = self._write(Extraction(run, related))
-        return LiveRun(self, stored, subject=subject)
+        return LiveRun(self, stored, subject=subject, helpers=helpers)
 
     def track_prediction(
         self,
