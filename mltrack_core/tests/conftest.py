@@ -21,7 +21,7 @@ def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
 
 
 @pytest.fixture
-def tracker(tmp_path) -> Iterator[mt.Tracker]:  # noqa: ANN001
+def tracker(tmp_path) -> Iterator[mt.Tracker]:
     """A tracker on a fresh in-memory store."""
     with mt.connect("memory://", artifacts=tmp_path / "artifacts") as tracker:
         yield tracker

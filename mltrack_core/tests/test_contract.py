@@ -15,5 +15,5 @@ class TestMemoryStore(StoreContract):
 
 class TestSqliteStore(StoreContract):
     @pytest.fixture
-    def store_uri(self, tmp_path) -> str:  # noqa: ANN001
+    def store_uri(self, tmp_path) -> str:
         return f"sqlite:///{tmp_path}/store.db"

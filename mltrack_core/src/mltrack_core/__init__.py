@@ -64,8 +64,8 @@ from mltrack_core.tracker import Tracker, connect, get_tracker, set_tracker
 __version__ = "0.1.0"
 
 __all__ = [
-    "ConfusionMatrix",
     "ConflictError",
+    "ConfusionMatrix",
     "DanglingReferenceError",
     "DataStatistic",
     "Dataset",

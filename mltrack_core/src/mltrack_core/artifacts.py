@@ -28,7 +28,7 @@ _COPY_BUFFER = 1 << 20
 
 
 def mltrack_home() -> Path:
-    """mltrack's own folder: ``$MLTRACK_HOME``, else ``~/.mltrack``."""
+    """Mltrack's own folder: ``$MLTRACK_HOME``, else ``~/.mltrack``."""
     return Path(os.environ.get("MLTRACK_HOME") or Path.home() / ".mltrack").expanduser()
 
 

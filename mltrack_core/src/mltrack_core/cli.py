@@ -18,6 +18,7 @@ from rich.table import Table
 
 from mltrack_core.errors import MltrackError
 from mltrack_core.schema import KINDS, Entity, Evaluation, TrainingRun
+from mltrack_core.tracker import Tracker, connect
 
 __all__ = ["main"]
 
@@ -61,13 +62,11 @@ class _Group(click.Group):
 class _State:
     def __init__(self, uri: str | None) -> None:
         self.uri = uri
-        self._tracker = None
+        self._tracker: Tracker | None = None
 
     @property
-    def tracker(self):  # noqa: ANN201
+    def tracker(self) -> Tracker:
         if self._tracker is None:
-            from mltrack_core.tracker import connect
-
             self._tracker = connect(self.uri)
         return self._tracker
 
@@ -260,7 +259,9 @@ def _shown(value: Any) -> str:
 
 
 @main.command("leaderboard")
-@click.option("--dataset", required=True, metavar="ID", help="The dataset (any dataset with the same fingerprint counts).")
+@click.option(
+    "--dataset", required=True, metavar="ID", help="The dataset (any dataset with the same fingerprint counts)."
+)
 @click.option("--metric", required=True, help="The metric to rank by.")
 @click.option("--procedure", help="Only evaluations with this procedure (default: the most common one).")
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1), help="At most this many rows.")
@@ -346,7 +347,9 @@ def demo(state: _State) -> None:
     folder = mltrack_home() / "demo"
     click.echo(f"mltrack demo: recording into {tracker.uri}")
     results = [run_core_demo(tracker, folder, _say)]
-    results += [result for result in tracker.plugins.hook.mltrack_demo(tracker=tracker, folder=folder, say=_say) if result]
+    results += [
+        result for result in tracker.plugins.hook.mltrack_demo(tracker=tracker, folder=folder, say=_say) if result
+    ]
     console = _console()
     for result in results:
         console.rule(result.title)

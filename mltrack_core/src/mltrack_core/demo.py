@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = ["DemoResult", "run_core_demo"]
 
+
 @dataclass(frozen=True)
 class DemoResult:
     """What one part of the demo shows: its title, and the dataset and metric of its leaderboard."""
@@ -96,9 +97,7 @@ def run_core_demo(tracker: Tracker, folder: Path, say: Callable[[str], None]) ->
         hyperparameters=[Parameter.of("strategy", "most_frequent", default="most_frequent")],
     )
     for tracked, predict in ((model, lambda row: _predict(weights, row)), (baseline, lambda row: majority)):
-        tracker.track_evaluation(
-            _scores(test_rows, predict), computed_by=tracked, on_dataset=test, procedure="holdout"
-        )
+        tracker.track_evaluation(_scores(test_rows, predict), computed_by=tracked, on_dataset=test, procedure="holdout")
     say("evaluated both models on the held-out split")
     return DemoResult("core API: churn (synthetic, standard library only)", test, "accuracy")
 
@@ -148,7 +147,7 @@ def _predict(weights: list[float], row: tuple[float, ...]) -> int:
 
 
 def _probability(weights: list[float], row: tuple[float, ...]) -> float:
-    logit = weights[-1] + sum(w * x for w, x in zip(weights, row[:-1]))
+    logit = weights[-1] + sum(w * x for w, x in zip(weights, row[:-1], strict=False))
     return 1 / (1 + math.exp(-max(min(logit, 30), -30)))
 
 
@@ -177,11 +176,11 @@ def _train_logistic_regression(rows, learning_rate, epochs, log):  # noqa: ANN00
 def _scores(rows, predict) -> dict[str, float]:  # noqa: ANN001
     predicted = [predict(row) for row in rows]
     actual = [row[-1] for row in rows]
-    true_positive = sum(p == a == 1 for p, a in zip(predicted, actual))
+    true_positive = sum(p == a == 1 for p, a in zip(predicted, actual, strict=True))
     precision = true_positive / max(sum(predicted), 1)
     recall = true_positive / max(sum(actual), 1)
     return {
-        "accuracy": sum(p == a for p, a in zip(predicted, actual)) / len(rows),
+        "accuracy": sum(p == a for p, a in zip(predicted, actual, strict=True)) / len(rows),
         "precision": precision,
         "recall": recall,
         "f1": 2 * precision * recall / (precision + recall) if precision + recall else 0.0,

@@ -83,7 +83,7 @@ def package_versions() -> dict[str, str]:
 def _quietly(read) -> str | None:  # noqa: ANN001
     try:
         return read()
-    except Exception:  # a fact we cannot read is left out
+    except Exception:  # noqa: BLE001 - a fact we cannot read is left out
         return None
 
 

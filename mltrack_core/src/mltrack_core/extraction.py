@@ -21,7 +21,10 @@ class Extraction:
     the primary entity's annotations and warns, instead of failing.
     ``run_helpers`` (only for ``mltrack_extract_training``) builds, from the
     new :class:`~mltrack_core.live.LiveRun`, an object whose public attributes
-    the live run offers as its own, e.g. MXNet's ``run.batch_callback()``.
+    the live run offers as its own, e.g. MXNet's ``run.batch_callback()``. If
+    that object has a ``fields_at_end()`` method, the run calls it when it ends
+    and records the fields it returns (what was only learned while training,
+    such as the optimizer's settings); fields given to ``finish`` win.
     """
 
     primary: Entity

@@ -35,9 +35,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
-
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
     from pathlib import Path
 
     from mltrack_core.demo import DemoResult
@@ -60,7 +58,8 @@ def mltrack_store_schemes() -> list[str]:
 
     Called when a URI matches no backend. Every implementation's list is collected.
 
-    :return: URI schemes such as ``["sqlite"]``.
+    Returns:
+        URI schemes such as ``["sqlite"]``.
     """
 
 
@@ -70,11 +69,16 @@ def mltrack_open_store(uri: str) -> Store | None:
 
     Called by :func:`mltrack_core.connect`. The first non-None result wins.
 
-    :param uri: the full store URI, for example ``sqlite:////tmp/store.db``.
-    :return: an object implementing :class:`mltrack_core.store.Store`, or None
-        when the scheme is not this plugin's.
-    :raises mltrack_core.errors.StoreError: the scheme is this plugin's but the
-        store cannot be opened (the message says why and what to do).
+    Args:
+        uri: the full store URI, for example ``sqlite:////tmp/store.db``.
+
+    Returns:
+        an object implementing :class:`mltrack_core.store.Store`, or None
+            when the scheme is not this plugin's.
+
+    Raises:
+        StoreError: the scheme is this plugin's but the
+            store cannot be opened (the message says why and what to do).
     """
 
 
@@ -91,18 +95,21 @@ def mltrack_extract_model(
     not already :class:`~mltrack_core.schema.Model` entities. The first
     non-None result wins.
 
-    :param obj: the user's fitted model (a scikit-learn estimator, a Spark
-        ``PipelineModel``, an MXNet module, ...).
-    :param tracker: the tracker that will store the result (for its artifact store).
-    :param trained_on: the stored dataset the model was trained on; the
-        returned model's ``trained_on`` must name it.
-    :param name: the name the user asked for, or None to choose one.
-    :param serialize: write the model to ``tracker.artifacts`` and set the
-        model's ``location``.
-    :return: an :class:`~mltrack_core.extraction.Extraction` whose ``primary``
-        is the :class:`~mltrack_core.schema.Model` and whose ``related`` holds
-        the entities it refers to (its transforms, derived datasets, ...), all
-        stored in one transaction; or None when ``obj`` is not this plugin's.
+    Args:
+        obj: the user's fitted model (a scikit-learn estimator, a Spark
+            ``PipelineModel``, an MXNet module, ...).
+        tracker: the tracker that will store the result (for its artifact store).
+        trained_on: the stored dataset the model was trained on; the
+            returned model's ``trained_on`` must name it.
+        name: the name the user asked for, or None to choose one.
+        serialize: write the model to ``tracker.artifacts`` and set the
+            model's ``location``.
+
+    Returns:
+        an :class:`~mltrack_core.extraction.Extraction` whose ``primary``
+            is the :class:`~mltrack_core.schema.Model` and whose ``related`` holds
+            the entities it refers to (its transforms, derived datasets, ...), all
+            stored in one transaction; or None when ``obj`` is not this plugin's.
     """
 
 
@@ -114,13 +121,16 @@ def mltrack_extract_dataset(data: Any, tracker: Tracker, name: str | None, targe
     :class:`~mltrack_core.schema.Dataset` entities. The first non-None result wins.
     Computing statistics must stay bounded in cost; the data must not be copied.
 
-    :param data: the user's data.
-    :param tracker: the tracker that will store the result.
-    :param name: the name the user asked for, or None to choose one.
-    :param target: the target (labels) given with the data, or None.
-    :return: an :class:`~mltrack_core.extraction.Extraction` whose ``primary``
-        is the :class:`~mltrack_core.schema.Dataset`, or None when ``data`` is
-        not this plugin's.
+    Args:
+        data: the user's data.
+        tracker: the tracker that will store the result.
+        name: the name the user asked for, or None to choose one.
+        target: the target (labels) given with the data, or None.
+
+    Returns:
+        an :class:`~mltrack_core.extraction.Extraction` whose ``primary``
+            is the :class:`~mltrack_core.schema.Dataset`, or None when ``data`` is
+            not this plugin's.
     """
 
 
@@ -131,12 +141,16 @@ def mltrack_extract_training(obj: Any, tracker: Tracker) -> Extraction | None:
     Called by ``tracker.track_training(obj)`` when ``obj`` is given. The first
     non-None result wins.
 
-    :param obj: the object about to be trained (an MXNet module, a Gluon trainer, ...).
-    :return: an :class:`~mltrack_core.extraction.Extraction` whose ``primary``
-        is a :class:`~mltrack_core.schema.TrainingRun` template (its
-        hyperparameters, transforms, environment; the tracker sets id, state and
-        times), with the transforms in ``related``; or None when ``obj`` is not
-        this plugin's.
+    Args:
+        obj: the object about to be trained (an MXNet module, a Gluon trainer, ...).
+        tracker: the tracker that will store the run.
+
+    Returns:
+        an :class:`~mltrack_core.extraction.Extraction` whose ``primary``
+            is a :class:`~mltrack_core.schema.TrainingRun` template (its
+            hyperparameters, transforms, environment; the tracker sets id, state and
+            times), with the transforms in ``related``; or None when ``obj`` is not
+            this plugin's.
     """
 
 
@@ -148,7 +162,8 @@ def mltrack_environment() -> dict[str, str] | None:
     implementation's mapping is merged into the environment recorded on models
     and training runs.
 
-    :return: a mapping of keys such as ``"mxnet.features"`` to text, or None.
+    Returns:
+        a mapping of keys such as ``"mxnet.features"`` to text, or None.
     """
 
 
@@ -162,8 +177,9 @@ def mltrack_entities_stored(tracker: Tracker, entities: Sequence[Entity]) -> Non
     Called after the write's transaction committed, in the writing process.
     Observers must be quick; an exception is reported and swallowed.
 
-    :param tracker: the tracker that wrote them.
-    :param entities: the newly written entities, in write order.
+    Args:
+        tracker: the tracker that wrote them.
+        entities: the newly written entities, in write order.
     """
 
 
@@ -173,9 +189,10 @@ def mltrack_points_appended(tracker: Tracker, points: Sequence[Point]) -> None:
 
     Called from the tracker's background writer thread after each batch.
 
-    :param tracker: the tracker that wrote them.
-    :param points: the appended points, in order: (run id, metric, value,
-        epoch, step, timestamp) tuples, possibly of several runs.
+    Args:
+        tracker: the tracker that wrote them.
+        points: the appended points, in order: (run id, metric, value,
+            epoch, step, timestamp) tuples, possibly of several runs.
     """
 
 
@@ -183,8 +200,9 @@ def mltrack_points_appended(tracker: Tracker, points: Sequence[Point]) -> None:
 def mltrack_run_ended(tracker: Tracker, run: TrainingRun) -> None:
     """React to a training run that just ended (state FINISHED or FAILED).
 
-    :param tracker: the tracker that ended it.
-    :param run: the run as stored, without its scores over time.
+    Args:
+        tracker: the tracker that ended it.
+        run: the run as stored, without its scores over time.
     """
 
 
@@ -199,9 +217,12 @@ def mltrack_demo(tracker: Tracker, folder: Path, say: Callable[[str], None]) -> 
     plugin whose framework cannot run here (Java missing, say) calls ``say``
     once with the reason and returns None; it must not raise for that.
 
-    :param tracker: the tracker to record into.
-    :param folder: a folder for the demo's data files.
-    :param say: prints one line of progress for the user.
-    :return: what to show: the held-out dataset and the metric whose lineage
-        and leaderboard the demo prints.
+    Args:
+        tracker: the tracker to record into.
+        folder: a folder for the demo's data files.
+        say: prints one line of progress for the user.
+
+    Returns:
+        what to show: the held-out dataset and the metric whose lineage
+            and leaderboard the demo prints.
     """

@@ -77,7 +77,7 @@ class Lineage:
 
     def of_kind(self, kind: str) -> list[Entity]:
         """The entities of ``kind`` in this lineage, nearest first."""
-        return [entity for id_, entity in self._by_depth() if entity.KIND == kind and id_ != self.root]
+        return [entity for id_, entity in self._by_depth() if kind == entity.KIND and id_ != self.root]
 
     def _by_depth(self) -> list[tuple[str, Entity]]:
         return sorted(self.nodes.items(), key=lambda item: (self.depth_of[item[0]], item[0]))
@@ -172,7 +172,10 @@ def _data_reason(a: Dataset, b: Dataset) -> str | None:
             f"vs {b.name!r} ({b.id}, fingerprint {b.fingerprint[:19]})"
         )
     missing = " and ".join(f"{d.name!r} ({d.id})" for d in (a, b) if not d.fingerprint)
-    return f"cannot tell whether datasets {a.name!r} ({a.id}) and {b.name!r} ({b.id}) hold the same data: {missing} has no fingerprint"
+    return (
+        f"cannot tell whether datasets {a.name!r} ({a.id}) and {b.name!r} ({b.id}) hold the same data: "
+        f"{missing} has no fingerprint"
+    )
 
 
 def compare_evaluations(tracker: Tracker, a_id: str, b_id: str, metric: str | None) -> Comparability:
@@ -194,7 +197,8 @@ def compare_evaluations(tracker: Tracker, a_id: str, b_id: str, metric: str | No
     if metric is not None:
         for evaluation, metrics in ((a, metrics_a), (b, metrics_b)):
             if metric not in metrics:
-                reasons.append(f"evaluation {evaluation.id} has no {metric!r} score (it has {', '.join(sorted(metrics)) or 'none'})")
+                present = ", ".join(sorted(metrics)) or "none"
+                reasons.append(f"evaluation {evaluation.id} has no {metric!r} score (it has {present})")
         common = (metric,) if metric in common else ()
     elif not common:
         reasons.append(f"no metric in common: {sorted(metrics_a)} vs {sorted(metrics_b)}")
@@ -208,6 +212,8 @@ def compare_evaluations(tracker: Tracker, a_id: str, b_id: str, metric: str | No
 
 @dataclass(frozen=True)
 class LeaderboardEntry:
+    """One row of a leaderboard: its rank, the metric's value, the evaluation and the model it scores."""
+
     rank: int
     value: float
     evaluation: Evaluation
@@ -350,7 +356,9 @@ _MISSING = None
 
 
 def _differences(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
-    return {key: (a.get(key, _MISSING), b.get(key, _MISSING)) for key in sorted(set(a) | set(b)) if a.get(key) != b.get(key)}
+    return {
+        key: (a.get(key, _MISSING), b.get(key, _MISSING)) for key in sorted(set(a) | set(b)) if a.get(key) != b.get(key)
+    }
 
 
 def _parameters(parameters: tuple[Parameter, ...], prefix: str = "") -> dict[str, Any]:
@@ -382,6 +390,7 @@ def _dataset_facts(dataset: Dataset) -> dict[str, Any]:
 
 
 def diff_models(tracker: Tracker, a_id: str, b_id: str) -> ModelDiff:
+    """Only what differs between two models (see :class:`ModelDiff`)."""
     a, b = (tracker.get(id_, "model") for id_ in (a_id, b_id))
     assert isinstance(a, Model) and isinstance(b, Model)
     datasets = tracker.get_many([a.trained_on, b.trained_on])

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import atexit
 import collections
+import contextlib
 import sys
 import threading
 import time
@@ -47,7 +48,11 @@ class LiveRun:
     """
 
     def __init__(
-        self, tracker: Tracker, run: TrainingRun, subject: Any = None, helpers: Callable[[LiveRun], object] | None = None
+        self,
+        tracker: Tracker,
+        run: TrainingRun,
+        subject: Any = None,
+        helpers: Callable[[LiveRun], object] | None = None,
     ) -> None:
         self.tracker = tracker
         self.id = run.id
@@ -82,9 +87,8 @@ class LiveRun:
             try:
                 value = float(value)
             except (TypeError, ValueError):
-                raise SchemaError(
-                    f"training run {self.id!r}: metric {metric!r} needs a number, got {type(value).__name__} {value!r:.60}"
-                ) from None
+                got = f"{type(value).__name__} {value!r:.60}"
+                raise SchemaError(f"training run {self.id!r}: metric {metric!r} needs a number, got {got}") from None
         self._queue.append((self.id, metric, value, epoch, step, time.time_ns() // 1_000_000))  # a Point
 
     def log_many(self, values: Mapping[str, float], epoch: int | None = None, step: int | None = None) -> None:
@@ -141,6 +145,9 @@ class LiveRun:
                 TrackingWarning,
                 stacklevel=3,
             )
+        fields_at_end = getattr(self._helpers, "fields_at_end", None)
+        if fields_at_end is not None:  # what the framework learned while training (optimizer, epochs, ...)
+            fields = {**fields_at_end(), **fields}
         ended = self.tracker._end_run(self._started, state, model, fields)
         self._ended = ended
         self._writer.open_runs.pop(self.id, None)
@@ -200,7 +207,9 @@ class PointWriter:
                 else:
                     run.finish(annotations={"mltrack.ended_by": "interpreter exit"})
             except MltrackError as exc:
-                warnings.warn(f"mltrack: could not end training run {run.id} at exit: {exc}", TrackingWarning, stacklevel=1)
+                warnings.warn(
+                    f"mltrack: could not end training run {run.id} at exit: {exc}", TrackingWarning, stacklevel=1
+                )
         self.stop()
 
     # ------------------------------------------------------------ the thread
@@ -209,7 +218,10 @@ class PointWriter:
         while not self._stop:
             self._wake.wait(WRITE_INTERVAL_SECONDS if not self._retry else self._retry_delay)
             self._wake.clear()
-            self._drain()
+            try:
+                self._drain()
+            except Exception as exc:  # noqa: BLE001 - the writer must outlive any surprise; points stay queued
+                self._warn_once(f"drain:{type(exc).__name__}", f"the metric writer hit {type(exc).__name__}: {exc}")
 
     def _drain(self) -> None:
         batch: list[tuple] = self._retry
@@ -245,7 +257,7 @@ class PointWriter:
             self._store.append_points(batch)
         except (NotFoundError, RunStateError):
             return self._write_each_run(batch)
-        except Exception as exc:  # the store is down or failing: retry later, never crash training
+        except Exception as exc:  # noqa: BLE001 - the store is failing: retry later, never crash training
             self._warn_once(
                 f"retry:{type(exc).__name__}",
                 f"{len(batch)} metric point(s) are not yet stored ({type(exc).__name__}: {exc}); retrying",
@@ -269,11 +281,14 @@ class PointWriter:
                 self._store.append_points(points)
             except (NotFoundError, RunStateError) as exc:
                 self._warn_once(f"drop:{run_id}", f"{len(points)} metric point(s) of run {run_id} were dropped: {exc}")
-            except Exception:
+            except Exception:  # noqa: BLE001 - the store is failing: retry these later
                 retry.extend(points)
         return retry
 
     def _warn_once(self, key: str, message: str) -> None:
-        if key not in self._warned:
-            self._warned.add(key)
+        if key in self._warned:
+            return
+        self._warned.add(key)
+        # a warnings filter set to "error" must not stop the writer thread
+        with contextlib.suppress(Exception):
             warnings.warn(f"mltrack: {message}", TrackingWarning, stacklevel=1)

@@ -57,7 +57,7 @@ def _load_entry_points(manager: pluggy.PluginManager) -> None:
         try:
             plugin = entry_point.load()
             manager.register(plugin, name=entry_point.name)
-        except Exception as exc:  # a broken third-party plugin must not stop mltrack
+        except Exception as exc:  # noqa: BLE001 - a broken third-party plugin must not stop mltrack
             warnings.warn(
                 f"mltrack plugin {entry_point.name!r} ({entry_point.value}) was skipped: "
                 f"{type(exc).__name__}: {exc}. Reinstall or remove it, or add its name to {DISABLE_VARIABLE}.",

@@ -33,6 +33,7 @@ from typing import Any, ClassVar, TypeVar
 from mltrack_core.errors import SchemaError
 
 __all__ = [
+    "KINDS",
     "ConfusionMatrix",
     "DataStatistic",
     "Dataset",
@@ -40,7 +41,6 @@ __all__ = [
     "Evaluation",
     "FrozenDict",
     "Histogram",
-    "KINDS",
     "Model",
     "Parameter",
     "Prediction",
@@ -527,7 +527,13 @@ class ScoreAtTime(_Struct):
     def from_stored(cls, metric: str, value: float, timestamp: int, epoch: int | None, step: int | None) -> ScoreAtTime:
         """Build without validation, for values a store returns (a long run has millions)."""
         point = object.__new__(cls)
-        for name, item in (("metric", metric), ("value", value), ("timestamp", timestamp), ("epoch", epoch), ("step", step)):
+        for name, item in (
+            ("metric", metric),
+            ("value", value),
+            ("timestamp", timestamp),
+            ("epoch", epoch),
+            ("step", step),
+        ):
             object.__setattr__(point, name, item)
         return point
 

@@ -30,11 +30,9 @@ from mltrack_core import (
     ConflictError,
     DanglingReferenceError,
     Dataset,
-    Evaluation,
     Extraction,
     Model,
     Parameter,
-    Prediction,
     RunStateError,
     Score,
     TrainingState,
@@ -53,10 +51,18 @@ __all__ = ["StoreContract", "sample_experiment"]
 
 def sample_experiment(tracker: Tracker) -> dict[str, object]:
     """Record one entity of every kind with its lineage; return them by role."""
-    full = tracker.track_dataset(name="iris", location="file:///data/iris.csv", fingerprint="sha256:iris-full", tags={"source": "uci"})
-    train = tracker.track_dataset(name="iris-train", derived_from=[full], fingerprint="sha256:iris-train", target="species")
-    test = tracker.track_dataset(name="iris-test", derived_from=[full], fingerprint="sha256:iris-test", target="species")
-    scaler = Transform(name="scaler", operator="StandardScaler", output=[TypedColumn(name="x0", typing=TypeHint.DOUBLE)])
+    full = tracker.track_dataset(
+        name="iris", location="file:///data/iris.csv", fingerprint="sha256:iris-full", tags={"source": "uci"}
+    )
+    train = tracker.track_dataset(
+        name="iris-train", derived_from=[full], fingerprint="sha256:iris-train", target="species"
+    )
+    test = tracker.track_dataset(
+        name="iris-test", derived_from=[full], fingerprint="sha256:iris-test", target="species"
+    )
+    scaler = Transform(
+        name="scaler", operator="StandardScaler", output=[TypedColumn(name="x0", typing=TypeHint.DOUBLE)]
+    )
     classifier = Transform(name="classifier", operator="LogisticRegression", input_transforms=[scaler.id])
     model = tracker._write(  # a model with its transforms, as framework plugins store it
         Extraction(
@@ -230,9 +236,13 @@ class StoreContract:
         recorded = sample_experiment(tracker)
         model, test = recorded["model"], recorded["test"]
         copy_of_test = tracker.track_dataset(name="renamed copy", fingerprint=test.fingerprint, target="species")
-        same = tracker.track_evaluation({"accuracy": 0.9}, computed_by=model, on_dataset=copy_of_test, procedure="holdout")
+        same = tracker.track_evaluation(
+            {"accuracy": 0.9}, computed_by=model, on_dataset=copy_of_test, procedure="holdout"
+        )
         assert tracker.comparable(recorded["evaluation"], same)
-        other_data = tracker.track_evaluation({"accuracy": 0.9}, computed_by=model, on_dataset=recorded["train"], procedure="holdout")
+        other_data = tracker.track_evaluation(
+            {"accuracy": 0.9}, computed_by=model, on_dataset=recorded["train"], procedure="holdout"
+        )
         answer = tracker.comparable(recorded["evaluation"], other_data)
         assert not answer and "different data" in answer.reasons[0]
         cross_validated = tracker.track_evaluation({"f1": 0.9}, computed_by=model, on_dataset=test, procedure="10-fold")
@@ -243,7 +253,9 @@ class StoreContract:
         recorded = sample_experiment(tracker)
         model, test = recorded["model"], recorded["test"]
         copy_of_test = tracker.track_dataset(name="copy", fingerprint=test.fingerprint, target="species")
-        better = tracker.track_evaluation({"accuracy": 0.97, "log_loss": 0.1}, computed_by=model, on_dataset=copy_of_test, procedure="holdout")
+        better = tracker.track_evaluation(
+            {"accuracy": 0.97, "log_loss": 0.1}, computed_by=model, on_dataset=copy_of_test, procedure="holdout"
+        )
         tracker.track_evaluation({"accuracy": 0.99}, computed_by=model, on_dataset=test, procedure="3-fold")
         board = tracker.leaderboard(test, "accuracy")
         assert [entry.evaluation.id for entry in board.entries] == [better.id, recorded["evaluation"].id]
@@ -257,7 +269,9 @@ class StoreContract:
         dataset = tracker.track_dataset(name="d")
         model = tracker.track_model(name="m", learning_algorithm="lr", trained_on=dataset)
         for value in (3.0, 1.0, 2.0):
-            tracker.track_evaluation([Score(metric="custom", value=value, greater_is_better=False)], computed_by=model, on_dataset=dataset)
+            tracker.track_evaluation(
+                [Score(metric="custom", value=value, greater_is_better=False)], computed_by=model, on_dataset=dataset
+            )
         assert [entry.value for entry in tracker.leaderboard(dataset, "custom").entries] == [1.0, 2.0, 3.0]
 
     # ------------------------------------------------------------ training runs
@@ -284,11 +298,17 @@ class StoreContract:
         assert len(tracker.get(run.id).scores_over_time) == 2_000
 
     def test_a_failing_training_marks_the_run_failed(self, tracker: Tracker) -> None:
-        with pytest.raises(ZeroDivisionError):
+        runs = []
+
+        def train() -> None:
             with tracker.track_training(name="doomed") as run:
+                runs.append(run)
                 run.log("loss", 1.0)
-                1 / 0  # noqa: B018
-        stored = tracker.get(run.id)
+                raise ZeroDivisionError("division by zero")
+
+        with pytest.raises(ZeroDivisionError):
+            train()
+        stored = tracker.get(runs[0].id)
         assert stored.state is TrainingState.FAILED
         assert "ZeroDivisionError" in stored.annotations["mltrack.failure"]
         assert [point.value for point in stored.scores_over_time] == [1.0]

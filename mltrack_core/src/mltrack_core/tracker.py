@@ -56,7 +56,11 @@ if TYPE_CHECKING:
 __all__ = ["Tracker", "connect", "default_uri", "get_tracker", "resolve_uri", "set_tracker"]
 
 URI_VARIABLE = "MLTRACK_URI"
-_FRAMEWORK_PLUGINS = {"sklearn": "mltrack-sklearn", "pyspark": "mltrack-spark", "mxnet": "mltrack-mxnet"}
+_FRAMEWORK_PLUGINS = {
+    "sklearn": "mltrack-sklearn",
+    "pyspark": "mltrack-spark",
+    "mxnet": "mltrack-mxnet",
+}  # top-level module of a framework -> the distribution whose plugin (named without "mltrack-") handles it
 _LINK_FILTERS = {
     "trained_on",
     "derived_from",
@@ -91,16 +95,19 @@ def connect(
 ) -> Tracker:
     """Open the store that ``uri`` names and return a tracker for it.
 
-    :param uri: ``memory://``, ``sqlite:///path.db`` or any scheme an installed
-        backend plugin handles; default ``$MLTRACK_URI``, else the embedded
-        store (see :func:`default_uri`).
-    :param experiment: group everything this tracker records under this name
-        (default ``$MLTRACK_EXPERIMENT``).
-    :param creator: who records (default ``$MLTRACK_CREATOR``, else the login name).
-    :param team: the creator's team (default ``$MLTRACK_TEAM``).
-    :param artifacts: folder or fsspec URL for serialized artifacts.
-    :raises UnknownSchemeError: no installed backend handles the scheme.
-    :raises StoreError: the backend cannot open the store.
+    Args:
+        uri: ``memory://``, ``sqlite:///path.db`` or any scheme an installed
+            backend plugin handles; default ``$MLTRACK_URI``, else the embedded
+            store (see :func:`default_uri`).
+        experiment: group everything this tracker records under this name
+            (default ``$MLTRACK_EXPERIMENT``).
+        creator: who records (default ``$MLTRACK_CREATOR``, else the login name).
+        team: the creator's team (default ``$MLTRACK_TEAM``).
+        artifacts: folder or fsspec URL for serialized artifacts.
+
+    Raises:
+        UnknownSchemeError: no installed backend handles the scheme.
+        StoreError: the backend cannot open the store.
     """
     from mltrack_core.plugins import build_plugin_manager
 
@@ -151,7 +158,7 @@ def _login_name() -> str | None:
 
     try:
         return getpass.getuser()
-    except Exception:  # no login name in some containers
+    except Exception:  # noqa: BLE001 - no login name in some containers
         return None
 
 
@@ -223,8 +230,10 @@ class Tracker:
         """
         try:
             yield
-        except Exception as exc:  # the failure policy: warn, never break the user's training
-            warnings.warn(f"mltrack: {what} was not recorded: {type(exc).__name__}: {exc}", TrackingWarning, stacklevel=3)
+        except Exception as exc:  # noqa: BLE001 - the failure policy: warn, never break the user's training
+            warnings.warn(
+                f"mltrack: {what} was not recorded: {type(exc).__name__}: {exc}", TrackingWarning, stacklevel=3
+            )
 
     def environment(self) -> dict[str, str]:
         """The computing environment recorded on models and training runs."""
@@ -237,7 +246,9 @@ class Tracker:
 
     # ------------------------------------------------------------ tracking
 
-    def track_dataset(self, data: Any = None, /, *, name: str | None = None, target: Any = None, **fields: Any) -> Dataset:
+    def track_dataset(
+        self, data: Any = None, /, *, name: str | None = None, target: Any = None, **fields: Any
+    ) -> Dataset:
         """Record a dataset.
 
         ``data`` is a :class:`Dataset`, or in-memory data a framework plugin
@@ -251,7 +262,13 @@ class Tracker:
         if data is None:
             return self._write(Extraction(Dataset(name=name, **_with_target(fields, target))))
         extraction = self._extract_with(
-            self.plugins.hook.mltrack_extract_dataset, data, "a dataset", data=data, tracker=self, name=name, target=target
+            self.plugins.hook.mltrack_extract_dataset,
+            data,
+            "a dataset",
+            data=data,
+            tracker=self,
+            name=name,
+            target=target,
         )
         return self._write(_amend(extraction, fields))
 
@@ -277,9 +294,8 @@ class Tracker:
         if isinstance(model, Model):
             _no_extra_fields(fields, "a Model object")
             if trained_on is not None and _id_of(trained_on) != model.trained_on:
-                raise SchemaError(
-                    f"model {model.id!r} says trained_on={model.trained_on!r} but trained_on={_id_of(trained_on)!r} was given"
-                )
+                given = _id_of(trained_on)
+                raise SchemaError(f"model {model.id!r} says trained_on={model.trained_on!r} but {given!r} was given")
             stored = self._write(Extraction(model))
         else:
             if trained_on is None:
@@ -400,10 +416,11 @@ class Tracker:
     def get(self, id: str, kind: str | None = None) -> Entity:
         """The entity with ``id`` (a training run with its scores over time).
 
-        :raises NotFoundError: no such id (or not of ``kind`` when given).
+        Raises:
+            NotFoundError: no such id (or not of ``kind`` when given).
         """
         found = self.get_many([id]).get(id)
-        if found is None or (kind is not None and found.KIND != kind):
+        if found is None or (kind is not None and kind != found.KIND):
             what = kind or "entity"
             raise NotFoundError(f"no {what} with id {id!r} in {self.uri}; list ids with: mltrack ls")
         return found
@@ -508,9 +525,10 @@ class Tracker:
     def _extract_with(self, hook: Any, subject: Any, what: str, **arguments: Any) -> Extraction:
         extraction = hook(**arguments)
         if extraction is None:
-            raise MissingPluginError(_missing_plugin_message(subject, what))
+            raise MissingPluginError(_missing_plugin_message(subject, what, self.plugins))
         if not isinstance(extraction, Extraction):
-            raise SchemaError(f"the plugin describing {type(subject).__name__} returned {type(extraction).__name__}, not an Extraction")
+            returned = type(extraction).__name__
+            raise SchemaError(f"the plugin describing {type(subject).__name__} returned {returned}, not an Extraction")
         return extraction
 
     def _dataset(self, reference: Any, field_name: str) -> Dataset:
@@ -523,7 +541,9 @@ class Tracker:
             if not isinstance(found, Dataset):
                 kind = found.KIND if found else None
                 problem = f"that id is a {kind}" if kind else "the store holds no dataset with that id"
-                raise DanglingReferenceError(f"{field_name}={reference!r} names no dataset: {problem}; track the dataset first")
+                raise DanglingReferenceError(
+                    f"{field_name}={reference!r} names no dataset: {problem}; track the dataset first"
+                )
             return found
         return self.track_dataset(reference)
 
@@ -554,7 +574,11 @@ class Tracker:
         limit, offset = filters.pop("limit", None), filters.pop("offset", 0)
         after, before = filters.pop("created_after", None), filters.pop("created_before", None)
         if filters:
-            allowed = sorted(_COLUMN_FILTERS | _LINK_FILTERS | {"tags", "annotations", "created_after", "created_before", "limit", "offset"})
+            allowed = sorted(
+                _COLUMN_FILTERS
+                | _LINK_FILTERS
+                | {"tags", "annotations", "created_after", "created_before", "limit", "offset"}
+            )
             raise SchemaError(f"unknown filter(s) {', '.join(sorted(filters))}; use {', '.join(allowed)}")
         return Query(
             kind=kind,
@@ -621,9 +645,10 @@ class Tracker:
         for implementation in getattr(self.plugins.hook, hook_name).get_hookimpls():
             try:
                 implementation.function(**{name: arguments[name] for name in implementation.argnames})
-            except Exception as exc:  # observers must not break writes
+            except Exception as exc:  # noqa: BLE001 - observers must not break writes
+                observer = implementation.plugin_name
                 warnings.warn(
-                    f"mltrack: observer {implementation.plugin_name!r} failed in {hook_name}: {type(exc).__name__}: {exc}",
+                    f"mltrack: observer {observer!r} failed in {hook_name}: {type(exc).__name__}: {exc}",
                     TrackingWarning,
                     stacklevel=2,
                 )
@@ -678,9 +703,8 @@ def _scores(scores: Any) -> tuple[Score, ...]:
     if isinstance(scores, Mapping):
         return tuple(Score(metric=metric, value=value) for metric, value in scores.items())
     if isinstance(scores, (str, bytes)) or not isinstance(scores, Iterable):
-        raise SchemaError(
-            f"scores must be a mapping of metric to value or a list of (metric, value) pairs, got {type(scores).__name__}"
-        )
+        expected = "a mapping of metric to value or a list of (metric, value) pairs"
+        raise SchemaError(f"scores must be {expected}, got {type(scores).__name__}")
     converted = []
     for item in scores:
         if isinstance(item, Score):
@@ -705,10 +729,13 @@ def _as_ms(moment: datetime | int | None) -> int | None:
     raise SchemaError(f"expected a datetime or milliseconds since 1970-01-01, got {moment!r}")
 
 
-def _missing_plugin_message(subject: Any, what: str) -> str:
+def _missing_plugin_message(subject: Any, what: str, plugins: pluggy.PluginManager) -> str:
     kind = type(subject)
     qualified = f"{kind.__module__}.{kind.__qualname__}"
-    package = _FRAMEWORK_PLUGINS.get(kind.__module__.partition(".")[0])
+    framework = kind.__module__.partition(".")[0]
+    package = _FRAMEWORK_PLUGINS.get(framework)
+    if package and plugins.get_plugin(package.removeprefix("mltrack-")) is not None:
+        return f"the {package} plugin is installed but cannot describe {qualified} as {what}"
     if package:
         return f"cannot describe {qualified} as {what}: install the {package} plugin (pip install {package})"
     return (

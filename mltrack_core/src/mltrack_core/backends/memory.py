@@ -29,11 +29,13 @@ SCHEME = "memory"
 
 @hookimpl
 def mltrack_store_schemes() -> list[str]:
+    """This backend opens ``memory://`` URIs."""
     return [SCHEME]
 
 
 @hookimpl
 def mltrack_open_store(uri: str) -> MemoryStore | None:
+    """A new, empty in-memory store for ``memory://`` URIs."""
     if uri.partition("://")[0] != SCHEME:
         return None
     return MemoryStore(uri)

@@ -56,11 +56,13 @@ _CHUNK = 500  # ids per IN (...) list, well under SQLite's variable limit
 
 @hookimpl
 def mltrack_store_schemes() -> list[str]:
+    """This backend opens ``sqlite://`` URIs."""
     return [SCHEME]
 
 
 @hookimpl
 def mltrack_open_store(uri: str) -> SqliteStore | None:
+    """The SQLite store a ``sqlite://`` URI names, created when missing."""
     if uri.partition("://")[0] != SCHEME:
         return None
     path, read_only = parse_uri(uri)
@@ -188,8 +190,8 @@ class SqliteStore:
             raise StoreError(f"cannot create the folder of the store {self.path}: {exc.strerror}") from exc
 
     def _prepare(self) -> None:
-        connection = self._connection()
-        version = self._translate(lambda: connection.execute("PRAGMA user_version").fetchone()[0])
+        reader = self._connection()
+        version = self._translate(lambda: reader.execute("PRAGMA user_version").fetchone()[0])
         if version > SCHEMA_VERSION:
             raise StoreVersionError(
                 f"the store {self.path} has schema version {version}, made by a newer mltrack than this one "
@@ -299,9 +301,7 @@ class SqliteStore:
                     if pending[record.id].content_hash != record.content_hash:
                         raise conflict_error(record)
                     continue
-                stored = connection.execute(
-                    "SELECT content_hash FROM entities WHERE id = ?", (record.id,)
-                ).fetchone()
+                stored = connection.execute("SELECT content_hash FROM entities WHERE id = ?", (record.id,)).fetchone()
                 if stored is not None:
                     if stored[0] != record.content_hash:
                         raise conflict_error(record)

@@ -93,7 +93,13 @@ class ExportSummary:
 def export(tracker: Tracker, directory: str | Path, *, on_document: Callable[[], None] | None = None) -> ExportSummary:
     """Write every stored entity to ``directory`` as published-schema documents.
 
-    :param on_document: called after each document (for progress display).
+    Args:
+        tracker: the tracker whose store is exported.
+        directory: the folder to write into (created when missing).
+        on_document: called after each document (for progress display).
+
+    Returns:
+        how many documents were written to each folder.
     """
     directory = Path(directory)
     summary = ExportSummary(directory)

@@ -1,0 +1,165 @@
+"""Live training runs: non-blocking logging, durability, outages and interpreter exit."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import threading
+
+import pytest
+
+import mltrack_core as mt
+from mltrack_core.backends.memory import MemoryStore
+from mltrack_core.errors import StoreUnavailableError
+from mltrack_core.extraction import Extraction
+from mltrack_core.hookspecs import hookimpl
+
+
+class OutageStore(MemoryStore):
+    """An in-memory store whose point writes fail while ``down`` is set, like a server during an outage."""
+
+    def __init__(self) -> None:
+        super().__init__("memory://outage")
+        self.down = threading.Event()
+
+    def append_points(self, points):
+        if self.down.is_set():
+            raise StoreUnavailableError("the store is down for maintenance")
+        super().append_points(points)
+
+
+def test_values_must_be_numbers(tracker):
+    class Number:
+        def __float__(self):
+            return 2.5
+
+    with tracker.track_training(name="r") as run:
+        run.log("ok", Number(), epoch=1)
+        run.log("int", 3)
+        with pytest.raises(mt.SchemaError, match="metric 'loss' needs a number, got str"):
+            run.log("loss", "low")
+        run.log_many({"a": 1.0, "b": 2.0}, step=4)
+    assert [(p.metric, p.value, p.epoch, p.step) for p in tracker.points(run.id)] == [
+        ("ok", 2.5, 1, None),
+        ("int", 3.0, None, None),
+        ("a", 1.0, None, 4),
+        ("b", 2.0, None, 4),
+    ]
+
+
+def test_flushed_points_are_durable_for_other_readers(tmp_path):
+    path = tmp_path / "s.db"
+    with mt.connect(f"sqlite:///{path}") as tracker:
+        run = tracker.track_training(name="r")
+        for step in range(1_000):
+            run.log("loss", step, step=step)
+        assert run.flush()
+        other = sqlite3.connect(path)
+        assert other.execute("SELECT COUNT(*) FROM points WHERE run_id = ?", (run.id,)).fetchone()[0] == 1_000
+        run.finish()
+
+
+def test_an_outage_is_reported_and_nothing_is_lost_once_the_store_returns(tmp_path):
+    store = OutageStore()
+    tracker = mt.Tracker(store, artifacts=tmp_path)
+    run = tracker.track_training(name="r")
+    store.down.set()
+    for step in range(100):
+        run.log("loss", step, step=step)
+    with pytest.warns(mt.TrackingWarning, match="not yet stored.*down for maintenance.*retrying"):
+        flushed = run.flush(timeout=1.0)
+    assert not flushed
+    store.down.clear()
+    assert run.flush(timeout=60)
+    assert [point.step for point in tracker.points(run.id)] == list(range(100))
+    run.finish()
+    tracker.close()
+
+
+def test_helpers_from_the_plugin_that_described_the_subject_become_run_attributes(tracker):
+    class Trainer:
+        pass
+
+    class Helpers:
+        def __init__(self, run):
+            self.run = run
+
+        def epoch_callback(self):
+            return lambda epoch, loss: self.run.log("loss", loss, epoch=epoch)
+
+    class TrainerPlugin:
+        @hookimpl
+        def mltrack_extract_training(self, obj):
+            if not isinstance(obj, Trainer):
+                return None
+            return Extraction(mt.TrainingRun(hyperparameters=[mt.Parameter.of("epochs", 2)]), run_helpers=Helpers)
+
+    tracker.plugins.register(TrainerPlugin(), name="trainer-plugin")
+    trainer = Trainer()
+    run = tracker.track_training(trainer)
+    callback = run.epoch_callback()
+    callback(0, 0.5)
+    callback(1, 0.25)
+    with pytest.raises(AttributeError, match="no framework helper 'batch_callback' for Trainer"):
+        run.batch_callback()
+    dataset = tracker.track_dataset(name="d")
+    model = tracker.track_model(name="m", learning_algorithm="x", trained_on=dataset)
+    run.finish(model)
+    stored = tracker.get(run.id)
+    assert stored.hyperparameters[0].value == 2
+    assert [point.value for point in stored.scores_over_time] == [0.5, 0.25]
+
+
+def test_training_an_object_no_plugin_knows_is_an_error(tracker):
+    with pytest.raises(mt.MissingPluginError, match="as a training run"):
+        tracker.track_training(object())
+
+
+EXIT_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    import mltrack_core as mt
+
+    tracker = mt.connect(sys.argv[1])
+    run = tracker.track_training(name="left open")
+    for step in range(5_000):
+        run.log("loss", 1.0 / (step + 1), step=step)
+    print(run.id, flush=True)
+    if sys.argv[2] == "crash":
+        raise RuntimeError("out of memory, pretend")
+    """
+)
+
+
+@pytest.mark.parametrize(
+    ("ending", "state"), [("normal", mt.TrainingState.FINISHED), ("crash", mt.TrainingState.FAILED)]
+)
+def test_runs_left_open_are_flushed_and_ended_at_interpreter_exit(tmp_path, ending, state):
+    store = f"sqlite:///{tmp_path}/s.db"
+    result = subprocess.run(
+        [sys.executable, "-c", EXIT_SCRIPT, store, ending], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == (0 if ending == "normal" else 1), result.stderr
+    run_id = result.stdout.strip()
+    with mt.connect(store) as tracker:
+        run = tracker.get(run_id)
+        assert run.state is state
+        assert run.annotations["mltrack.ended_by"] == "interpreter exit"
+        assert len(run.scores_over_time) == 5_000
+        if ending == "crash":
+            assert "RuntimeError: out of memory, pretend" in run.annotations["mltrack.failure"]
+
+
+def test_closing_the_tracker_writes_what_is_queued(tmp_path):
+    store = f"sqlite:///{tmp_path}/s.db"
+    tracker = mt.connect(store)
+    run = tracker.track_training(name="r")
+    for step in range(10_000):
+        run.log("loss", step)
+    run_id = run.id
+    run.finish()
+    tracker.close()
+    with mt.connect(store) as reader:
+        assert len(reader.points(run_id)) == 10_000

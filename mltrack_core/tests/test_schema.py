@@ -1,0 +1,189 @@
+"""The schema: conversion, validation, immutability and the JSON round trip."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import pickle
+
+import pytest
+
+import mltrack_core as mt
+from mltrack_core.schema import FrozenDict, entity_from_json, infer_type, new_id
+
+
+def every_kind() -> list[mt.Entity]:
+    dataset = mt.Dataset(
+        name="iris",
+        location="file:///iris.csv",
+        version="2",
+        fingerprint="sha256:abc",
+        schema=[
+            {"name": "sepal_length", "typing": "DOUBLE"},
+            mt.TypedColumn(name="species", typing=mt.TypeHint.STRING),
+        ],
+        target="species",
+        row_count=150,
+        statistics=[mt.DataStatistic(name="mean", value=5.84, columns=["sepal_length"])],
+        histograms=[mt.Histogram(column="species", bucket_values=[50, 50, 50], bucket_labels=["a", "b", "c"])],
+        annotations={"source": "uci", "rows": 150, "clean": True},
+        tags={"stage": "raw"},
+        comments="the classic",
+        experiment="flowers",
+        creator="ana",
+        creator_team="ml",
+    )
+    transform = mt.Transform(
+        name="scaler",
+        operator="sklearn.preprocessing.StandardScaler",
+        parameters=[mt.Parameter.of("with_mean", True, default=True)],
+        input=[mt.TypedColumn(name="sepal_length", typing=mt.TypeHint.DOUBLE)],
+        output=[mt.TypedColumn(name="scaled", typing=mt.TypeHint.DOUBLE)],
+        column_lineage={"scaled": ["sepal_length"]},
+    )
+    model = mt.Model(
+        name="lr",
+        learning_algorithm="LogisticRegression",
+        trained_on=dataset,
+        transforms=[transform],
+        hyperparameters=[mt.Parameter.of("C", 0.5, default=1.0), mt.Parameter(name="classes", value=["a", "b"])],
+        environment={"python.version": "3.11"},
+    )
+    run = mt.TrainingRun(
+        name="fit",
+        for_model=model,
+        state="FINISHED",
+        start_time=1,
+        end_time=2,
+        scores_over_time=[mt.ScoreAtTime(metric="loss", value=0.5, timestamp=3, epoch=0, step=7)],
+    )
+    prediction = mt.Prediction(computed_by=model, on_dataset=dataset, location="file:///p.csv")
+    evaluation = mt.Evaluation(
+        computed_by=model,
+        on_dataset=dataset,
+        for_prediction=prediction,
+        scores=[mt.Score(metric="accuracy", value=0.9), mt.Score(metric="per_fold", value=[0.8, 0.9])],
+        confusion_matrix=mt.ConfusionMatrix(labels=["a", "b"], matrix=[[3, 1], [0, 4]]),
+        procedure="holdout",
+    )
+    return [dataset, transform, model, run, prediction, evaluation]
+
+
+@pytest.mark.parametrize("entity", every_kind(), ids=lambda entity: entity.KIND)
+def test_every_kind_survives_json_and_pickle(entity):
+    document = json.loads(json.dumps(entity.to_json()))
+    assert document["kind"] == entity.KIND
+    assert entity_from_json(document) == entity
+    assert pickle.loads(pickle.dumps(entity)) == entity
+
+
+def test_references_may_be_given_as_entities_and_become_ids():
+    dataset, transform, model, *_ = every_kind()
+    assert model.trained_on == dataset.id and model.transforms == (transform.id,)
+    assert model.references() == [("trained_on", dataset.id, "dataset"), ("transforms", transform.id, "transform")]
+
+
+def test_entities_and_their_collections_are_immutable():
+    dataset = every_kind()[0]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        dataset.name = "other"  # type: ignore[misc]
+    with pytest.raises(TypeError, match="read-only"):
+        dataset.annotations["x"] = "y"  # type: ignore[index]
+    assert isinstance(dataset.schema, tuple) and isinstance(dataset.annotations, FrozenDict)
+    assert dataset.annotations == {"source": "uci", "rows": "150", "clean": "true"}
+
+
+def test_ids_are_generated_per_kind_and_ordered_by_time():
+    first, second = new_id("model"), new_id("model")
+    assert first.startswith("model-") and first != second
+    assert mt.Dataset(name="d").id.startswith("ds-")
+    assert mt.Evaluation(computed_by="m", on_dataset="d").id.startswith("eval-")
+
+
+def test_content_hash_ignores_creation_time_only():
+    dataset = mt.Dataset(name="d")
+    assert dataset.content_hash() == dataclasses.replace(dataset, creation_time=5).content_hash()
+    assert dataset.content_hash() != dataclasses.replace(dataset, name="e").content_hash()
+
+
+@pytest.mark.parametrize(
+    ("value", "typing"),
+    [
+        (True, mt.TypeHint.BOOLEAN),
+        (3, mt.TypeHint.LONG),
+        (0.5, mt.TypeHint.DOUBLE),
+        ("l2", mt.TypeHint.STRING),
+        (("a", "b"), mt.TypeHint.STRING_ARRAY),
+        ((1, 2), mt.TypeHint.INT_ARRAY),
+        ((1, 2.5), mt.TypeHint.DOUBLE_ARRAY),
+        ((FrozenDict(a=1),), mt.TypeHint.STRUCT_ARRAY),
+        (None, mt.TypeHint.UNKNOWN),
+    ],
+)
+def test_types_are_inferred_from_values(value, typing):
+    assert infer_type(value) is typing
+    assert mt.Parameter(name="p", value=value).typing is typing
+
+
+def test_parameter_of_flags_non_default_values_and_keeps_objects_as_text():
+    assert mt.Parameter.of("C", 0.5, default=1.0).non_default
+    assert not mt.Parameter.of("C", 1.0, default=1.0).non_default
+    parameter = mt.Parameter.of("estimator", object())
+    assert parameter.value.startswith("<object object") and parameter.typing is mt.TypeHint.STRING
+    assert mt.Parameter(name="nested", value={"a": [1, 2]}).value == {"a": (1, 2)}
+
+
+def test_numpy_like_scalars_are_accepted_through_tolist():
+    class Scalar:
+        def tolist(self):
+            return 7
+
+    assert mt.Parameter(name="n", value=Scalar()).value == 7
+
+
+def test_a_score_is_scalar_only_when_it_is_one_finite_number():
+    assert mt.Score(metric="a", value=0.5).is_scalar
+    assert not mt.Score(metric="a", value=[0.5]).is_scalar
+    assert not mt.Score(metric="a", value=math.nan).is_scalar
+    assert not mt.Score(metric="a", value=True).is_scalar
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (lambda: mt.Dataset(name=""), "Dataset .*name: expected a non-empty string"),
+        (lambda: mt.Dataset(name="d", row_count=-1), "row_count: expected a non-negative int"),
+        (lambda: mt.Dataset(name="d", annotations={"a": object()}), r"annotations\['a'\]"),
+        (lambda: mt.Dataset(name="d", tags={"a": ""}), "tag.* a need a non-empty value"),
+        (lambda: mt.Dataset(name="d", id="has space"), "must be at most 512 characters without spaces"),
+        (lambda: mt.Model(name="m", learning_algorithm="x", trained_on=""), "trained_on"),
+        (lambda: mt.TrainingRun(state="RUNNING"), "one of TRAINING, FINISHED, FAILED"),
+        (lambda: mt.Parameter(name="p", value=object()), "JSON-compatible"),
+        (lambda: mt.ConfusionMatrix(labels=["a", "b"], matrix=[[1]]), "2x2 matrix"),
+        (
+            lambda: mt.Evaluation(computed_by="m", on_dataset="d", scores=[{"metric": "a", "value": 1}] * 2),
+            "more than once",
+        ),
+        (lambda: mt.Dataset(name="d", schema="not a list"), "list of TypedColumn"),
+        (lambda: mt.Dataset(name="d", creation_time=-5), "creation_time"),
+        (lambda: mt.Transform(name="t", column_lineage={"out": "in"}), "list of input column names"),
+    ],
+)
+def test_bad_values_raise_schema_errors_naming_the_field(build, message):
+    with pytest.raises(mt.SchemaError, match=message):
+        build()
+
+
+def test_unknown_fields_and_kinds_are_refused_when_reading_json():
+    with pytest.raises(mt.SchemaError, match="unknown field.*colour"):
+        entity_from_json({"kind": "dataset", "name": "d", "colour": "red"})
+    with pytest.raises(mt.SchemaError, match="unknown entity kind 'widget'"):
+        entity_from_json({"kind": "widget"})
+    with pytest.raises(mt.SchemaError, match="missing 1 required"):
+        entity_from_json({"kind": "model", "name": "m", "learning_algorithm": "x"})
+
+
+def test_defaults_are_left_out_of_the_json():
+    document = mt.Dataset(name="d").to_json()
+    assert set(document) == {"id", "name", "creation_time", "kind"}
