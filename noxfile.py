@@ -73,7 +73,7 @@ def demo(session: nox.Session) -> None:
 @nox.session(default=False)
 def benchmarks(session: nox.Session) -> None:
     """Print the core's speed figures (import time, metric logging, queries in a large store)."""
-    session.install(CORE)
+    session.install(CORE, env=COMPILE_BYTECODE)
     session.run("python", "benchmarks/core_bench.py", *session.posargs)
 
 

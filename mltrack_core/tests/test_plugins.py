@@ -82,7 +82,7 @@ def test_a_plugin_with_unknown_hooks_is_reported_and_skipped(install):
 def test_plugins_can_be_disabled_by_name(install, monkeypatch):
     install("broken", BROKEN_PLUGIN)
     monkeypatch.setenv("MLTRACK_DISABLE_PLUGINS", "broken, memory")
-    with pytest.raises(mt.UnknownSchemeError, match="installed: sqlite"):
+    with pytest.raises(mt.UnknownSchemeError, match=r"installed: .*sqlite"):
         mt.connect("memory://")
 
 

@@ -17,7 +17,6 @@ import shutil
 import socket
 import subprocess
 import sys
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 __all__ = ["ML_PACKAGES", "base_environment", "package_versions"]
@@ -70,6 +69,8 @@ def base_environment() -> dict[str, str]:
 
 def package_versions() -> dict[str, str]:
     """Versions of the ML packages this process has imported, as ``package.<distribution>`` keys."""
+    from importlib.metadata import PackageNotFoundError, version
+
     found = {}
     for module, distribution in ML_PACKAGES.items():
         if module in sys.modules:

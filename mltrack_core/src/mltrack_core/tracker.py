@@ -17,8 +17,6 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from mltrack_core.artifacts import ArtifactStore, mltrack_home
-from mltrack_core.environment import base_environment, package_versions
 from mltrack_core.errors import (
     DanglingReferenceError,
     MissingPluginError,
@@ -51,6 +49,8 @@ from mltrack_core.store import Point, Query, Store, record_of
 if TYPE_CHECKING:
     import pluggy
 
+    from mltrack_core.artifacts import ArtifactStore
+
     from mltrack_core.lineage import Comparability, Leaderboard, Lineage, ModelDiff
 
 __all__ = ["Tracker", "connect", "default_uri", "get_tracker", "resolve_uri", "set_tracker"]
@@ -77,6 +77,8 @@ _FAILURES_ANNOTATION = "mltrack.failures"
 
 def default_uri() -> str:
     """The embedded default store: ``store.db`` in ``$MLTRACK_HOME`` (else ``~/.mltrack``)."""
+    from mltrack_core.artifacts import mltrack_home
+
     return f"sqlite:///{(mltrack_home() / 'store.db').resolve()}"
 
 
@@ -190,7 +192,8 @@ class Tracker:
         self.experiment_name = experiment
         self.creator = creator
         self.team = team
-        self.artifacts = artifacts if isinstance(artifacts, ArtifactStore) else ArtifactStore(artifacts)
+        self._artifacts_setting = artifacts
+        self._artifacts: ArtifactStore | None = None
         self._environment: dict[str, str] | None = None
         self._writer: PointWriter | None = None
         self._lock = threading.Lock()
@@ -235,8 +238,20 @@ class Tracker:
                 f"mltrack: {what} was not recorded: {type(exc).__name__}: {exc}", TrackingWarning, stacklevel=3
             )
 
+    @property
+    def artifacts(self) -> ArtifactStore:
+        """Where serialized models, data files and predictions are copied (see :mod:`mltrack_core.artifacts`)."""
+        if self._artifacts is None:
+            from mltrack_core.artifacts import ArtifactStore
+
+            setting = self._artifacts_setting
+            self._artifacts = setting if isinstance(setting, ArtifactStore) else ArtifactStore(setting)
+        return self._artifacts
+
     def environment(self) -> dict[str, str]:
         """The computing environment recorded on models and training runs."""
+        from mltrack_core.environment import base_environment, package_versions
+
         if self._environment is None:
             facts = base_environment()
             for contributed in self.plugins.hook.mltrack_environment():
