@@ -6,6 +6,7 @@ needs, so each can run on its own: ``nox -s core``.
 
 from __future__ import annotations
 
+import os
 import sys
 
 import nox
@@ -49,6 +50,23 @@ def integration(session: nox.Session) -> None:
     """Cross-package tests: entry points with a separately installed backend plugin, contract suite on it."""
     session.install(f"{CORE}[test]", "./tests/plugins/mltrack-test-backend")
     session.run("pytest", "tests", *session.posargs)
+
+
+@nox.session
+def postgresql(session: nox.Session) -> None:
+    """Tests of the postgresql:// backend against the server MLTRACK_TEST_POSTGRESQL_URI names.
+
+    ``./dev test`` starts a throwaway server around the whole run; on its own:
+    ``.ci/postgresql.sh run -- .venv/bin/nox -s postgresql``.
+    """
+    if not os.environ.get("MLTRACK_TEST_POSTGRESQL_URI"):
+        session.error(
+            "MLTRACK_TEST_POSTGRESQL_URI is not set. Run: .ci/postgresql.sh run -- .venv/bin/nox -s postgresql "
+            "(starts a throwaway PostgreSQL server on 127.0.0.1, installing it from Debian's packages "
+            "when missing, and stops it afterwards)"
+        )
+    session.install(f"{CORE}[test,postgresql]")
+    session.run("pytest", "mltrack_core/tests/postgresql", *session.posargs)
 
 
 @nox.session(python="3.11")

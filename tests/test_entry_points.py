@@ -28,7 +28,7 @@ def test_its_scheme_is_offered_and_its_store_persists(tmp_path):
 
 def test_disabling_it_by_name_removes_its_scheme(tmp_path, monkeypatch):
     monkeypatch.setenv("MLTRACK_DISABLE_PLUGINS", "jsonlog")
-    with pytest.raises(mt.UnknownSchemeError, match="installed: memory, sqlite"):
+    with pytest.raises(mt.UnknownSchemeError, match=r"installed: memory, postgres, postgresql, sqlite\."):
         mt.connect(f"jsonlog://{tmp_path}/store.jsonl")
 
 

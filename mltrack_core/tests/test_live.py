@@ -163,3 +163,21 @@ def test_closing_the_tracker_writes_what_is_queued(tmp_path):
     tracker.close()
     with mt.connect(store) as reader:
         assert len(reader.points(run_id)) == 10_000
+
+
+@pytest.mark.parametrize(("epoch", "step"), [(-1, None), (2**63, None), (None, 1.5), (None, "3")])
+def test_epochs_and_steps_must_be_64_bit_counts(tracker, epoch, step):
+    run = tracker.track_training(name="r")
+    with pytest.raises(mt.SchemaError, match="non-negative 64-bit int"):
+        run.log("loss", 1.0, epoch=epoch, step=step)
+    run.finish()
+
+
+def test_numpy_like_integers_are_accepted_as_epochs(tracker):
+    class Index:
+        def __index__(self):
+            return 4
+
+    with tracker.track_training(name="r") as run:
+        run.log("loss", 1.0, epoch=Index(), step=Index())
+    assert tracker.points(run.id)[0][3:5] == (4, 4)

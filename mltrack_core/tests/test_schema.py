@@ -187,3 +187,17 @@ def test_unknown_fields_and_kinds_are_refused_when_reading_json():
 def test_defaults_are_left_out_of_the_json():
     document = mt.Dataset(name="d").to_json()
     assert set(document) == {"id", "name", "creation_time", "kind"}
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: mt.Dataset(name="bad \ud800"),
+        lambda: mt.Dataset(name="d", annotations={"note": "\udfff"}),
+        lambda: mt.Parameter(name="p", value={"k\ud800": 1}),
+        lambda: mt.Parameter(name="p", value=["ok", "\ud800"]),
+    ],
+)
+def test_text_that_utf8_cannot_encode_is_refused(build):
+    with pytest.raises(mt.SchemaError, match="UTF-8"):
+        build()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import atexit
 import collections
 import contextlib
+import operator
 import sys
 import threading
 import time
@@ -89,6 +90,10 @@ class LiveRun:
             except (TypeError, ValueError):
                 got = f"{type(value).__name__} {value!r:.60}"
                 raise SchemaError(f"training run {self.id!r}: metric {metric!r} needs a number, got {got}") from None
+        if epoch is not None and (epoch.__class__ is not int or not 0 <= epoch <= _MAX_COUNT):
+            epoch = _count(self.id, metric, "epoch", epoch)
+        if step is not None and (step.__class__ is not int or not 0 <= step <= _MAX_COUNT):
+            step = _count(self.id, metric, "step", step)
         self._queue.append((self.id, metric, value, epoch, step, time.time_ns() // 1_000_000))  # a Point
 
     def log_many(self, values: Mapping[str, float], epoch: int | None = None, step: int | None = None) -> None:
@@ -153,6 +158,22 @@ class LiveRun:
         self._writer.open_runs.pop(self.id, None)
         self.subject = None
         return ended
+
+
+_MAX_COUNT = 2**63 - 1  # what every store's integer columns hold
+
+
+def _count(run_id: str, metric: str, name: str, value: Any) -> int:
+    """An epoch or step as a non-negative 64-bit int (numpy integers are accepted)."""
+    try:
+        count = operator.index(value)
+    except TypeError:
+        count = -1
+    if not 0 <= count <= _MAX_COUNT:
+        raise SchemaError(
+            f"training run {run_id!r}: metric {metric!r} needs {name} as a non-negative 64-bit int, got {value!r:.60}"
+        )
+    return count
 
 
 class PointWriter:

@@ -151,6 +151,16 @@ def _fail(where: str, expected: str, value: Any) -> SchemaError:
 def _text(value: Any, where: str) -> str:
     if not isinstance(value, str) or not value:
         raise _fail(where, "a non-empty string", value)
+    return _encodable(value, where)
+
+
+def _encodable(value: str, where: str) -> str:
+    """Refuse text no store can write: lone surrogates, which UTF-8 cannot encode."""
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise _fail(where, "text that can be encoded as UTF-8 (no lone surrogates)", value) from None
     return value
 
 
@@ -239,13 +249,15 @@ def _text_map(value: Any, where: str) -> FrozenDict:
             item = repr(item)
         elif not isinstance(item, str):
             raise _fail(f"{where}[{key!r}]", "a string (or number)", item)
-        items[key] = item
+        items[_encodable(key, f"{where} key")] = _encodable(item, f"{where}[{key!r}]")
     return FrozenDict(items)
 
 
 def _json_value(value: Any, where: str) -> Any:
     """A JSON-compatible value, frozen: lists become tuples, dicts FrozenDicts."""
-    if value is None or isinstance(value, (bool, int, float, str)):
+    if isinstance(value, str):
+        return _encodable(value, where)
+    if value is None or isinstance(value, (bool, int, float)):
         return value
     if isinstance(value, (list, tuple)):
         return tuple(_json_value(item, f"{where}[{index}]") for index, item in enumerate(value))
@@ -254,7 +266,7 @@ def _json_value(value: Any, where: str) -> Any:
         for key, item in value.items():
             if not isinstance(key, str):
                 raise _fail(f"{where} key", "a string", key)
-            frozen[key] = _json_value(item, f"{where}[{key!r}]")
+            frozen[_encodable(key, f"{where} key")] = _json_value(item, f"{where}[{key!r}]")
         return FrozenDict(frozen)
     if hasattr(value, "tolist"):  # numpy scalars and arrays, without importing numpy
         return _json_value(value.tolist(), where)

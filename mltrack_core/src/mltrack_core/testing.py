@@ -19,6 +19,7 @@ Requires pytest.
 from __future__ import annotations
 
 import dataclasses
+import math
 import threading
 import time
 import warnings
@@ -296,6 +297,15 @@ class StoreContract:
         with pytest.raises(RunStateError):
             tracker.store.append_points([Point(run.id, "loss", 0.0, None, None, 1)])
         assert len(tracker.get(run.id).scores_over_time) == 2_000
+
+    def test_points_keep_nan_and_infinities(self, tracker: Tracker) -> None:
+        run = tracker.track_training(name="diverged")
+        for value in (1.0, float("nan"), float("inf"), float("-inf")):
+            run.log("loss", value, epoch=2**63 - 1)
+        run.finish()
+        values = [point.value for point in tracker.points(run.id)]
+        assert values[0] == 1.0 and math.isnan(values[1]) and values[2:] == [math.inf, -math.inf]
+        assert tracker.points(run.id)[0].epoch == 2**63 - 1
 
     def test_a_failing_training_marks_the_run_failed(self, tracker: Tracker) -> None:
         runs = []

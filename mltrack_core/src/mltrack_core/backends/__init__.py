@@ -1,1 +1,1 @@
-"""Built-in storage backends: ``memory://`` and ``sqlite://``."""
+"""Built-in storage backends: ``memory://``, ``sqlite://`` and ``postgresql://``."""

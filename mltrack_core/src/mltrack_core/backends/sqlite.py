@@ -369,11 +369,13 @@ class SqliteStore:
         with self._write() as connection:
             for run_id in {point[0] for point in points}:
                 self._check_running(connection, run_id)
-            connection.executemany("INSERT INTO points VALUES (?, ?, ?, ?, ?, ?)", points)
+            # SQLite turns a NaN REAL into NULL: keep it as the text "NaN" instead (see points())
+            rows = [point if point[2] == point[2] else (*point[:2], "NaN", *point[3:]) for point in points]
+            connection.executemany("INSERT INTO points VALUES (?, ?, ?, ?, ?, ?)", rows)
 
     def points(self, run_id: str) -> list[Point]:
         rows = self._read("SELECT * FROM points WHERE run_id = ? ORDER BY rowid", (run_id,))
-        return [Point(*row) for row in rows]
+        return [Point(*row) if row[2].__class__ is float else Point(*row[:2], float(row[2]), *row[3:]) for row in rows]
 
     def close(self) -> None:
         with self._connections_lock:

@@ -1,0 +1,614 @@
+r"""The ``postgresql://`` backend: one PostgreSQL database shared by a team.
+
+URIs are libpq connection URIs, as ``psql`` takes them:
+``postgresql://user:password@host:5432/database`` (``postgres://`` works too).
+Every libpq parameter may follow as a query parameter (``?sslmode=require``,
+``?connect_timeout=5``, ...); ``?options=-csearch_path%3Dmltrack`` keeps
+mltrack's tables in the schema ``mltrack`` rather than the user's default one.
+The password may also come from ``PGPASSWORD`` or ``~/.pgpass``. Needs psycopg 3
+and psycopg-pool: ``pip install 'mltrack-core[postgresql]'``.
+
+The store behaves like the SQLite one. Each process keeps a small pool of
+connections (psycopg-pool, at most :data:`POOL_SIZE`), so any number of threads
+and processes, on any number of machines, may write at once:
+
+- Every write is one READ COMMITTED transaction. New entities are inserted
+  with ``ON CONFLICT (id) DO NOTHING``: of several writers racing on one id,
+  one inserts it and the others wait for that transaction to end, then see
+  the stored row and compare content hashes (a retry is a no-op, other content
+  a :class:`~mltrack_core.errors.ConflictError`). Deadlocks and serialization
+  failures between writers are retried.
+- Ending a training run locks its row (``FOR UPDATE``) and appending metric
+  points shares that lock (``FOR SHARE``), so no point is appended to a run
+  after it has ended.
+- The schema is versioned (table ``mltrack_version``) and migrated forward in
+  one transaction under an advisory lock, so processes racing to open an empty
+  database all succeed; a store from a newer release is refused.
+
+PostgreSQL text cannot hold NUL characters and its indexes cannot hold values
+over about 2.7 kB, while mltrack accepts both. Documents are therefore stored
+as JSON text (JSON escapes NUL; NaN and infinities keep their Python spelling);
+in the columns queries filter by, NUL is written ``\0`` and a backslash ``\\``;
+names, experiments and fingerprints have hash indexes, labels are indexed by
+the MD5 digests of their key and value.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import random
+import re
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+from mltrack_core.errors import (
+    MissingDependencyError,
+    NotFoundError,
+    StoreCorruptError,
+    StoreError,
+    StoreReadOnlyError,
+    StoreUnavailableError,
+    StoreVersionError,
+)
+from mltrack_core.hookspecs import hookimpl
+from mltrack_core.store import (
+    Link,
+    Point,
+    Query,
+    Record,
+    StoredDocument,
+    conflict_error,
+    dangling_reference_error,
+    ended_run_error,
+)
+
+if TYPE_CHECKING:
+    import psycopg
+
+SCHEMES = ("postgresql", "postgres")
+POOL_SIZE = 10
+"""Most connections one store keeps open (per process)."""
+CONNECT_TIMEOUT_SECONDS = 10
+"""How long opening a connection may take, unless the URI sets ``connect_timeout``."""
+WAIT_FOR_CONNECTION_SECONDS = 30.0
+"""How long a call waits for a pooled connection before raising StoreUnavailableError."""
+WRITE_ATTEMPTS = 20
+"""How often a write that lost a deadlock or serialization conflict is tried."""
+_MIGRATION_LOCK = 0x6D6C7472  # "mltr": first key of the advisory lock taken while migrating
+
+_T = TypeVar("_T")
+
+
+@hookimpl
+def mltrack_store_schemes() -> list[str]:
+    """``postgresql`` and its alias ``postgres``."""
+    return list(SCHEMES)
+
+
+@hookimpl
+def mltrack_open_store(uri: str) -> PostgresqlStore | None:
+    """Open a ``postgresql://`` store (creating or migrating its tables); None for other schemes."""
+    if uri.partition("://")[0] not in SCHEMES:
+        return None
+    return PostgresqlStore(uri)
+
+
+def _import_driver() -> tuple[Any, Any]:
+    try:
+        import psycopg
+        import psycopg_pool
+    except ImportError as exc:
+        raise MissingDependencyError(
+            f"the postgresql:// backend needs psycopg 3 and psycopg-pool ({exc.name} is missing): "
+            "pip install 'mltrack-core[postgresql]'"
+        ) from exc
+    return psycopg, psycopg_pool
+
+
+def without_password(uri: str) -> str:
+    """``uri`` with the password left out (of the user part and of the query)."""
+    try:
+        parts = urlsplit(uri)
+    except ValueError:  # unreadable: keep what cannot be a password
+        return re.sub(r"(://[^/?#@:]*):[^/?#]*@", r"\1@", uri).partition("?")[0]
+    user_part, at, hosts = parts.netloc.rpartition("@")
+    netloc = f"{user_part.partition(':')[0]}@{hosts}" if at else parts.netloc
+    query = "&".join(item for item in parts.query.split("&") if item and not item.startswith("password="))
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
+
+
+# ---------------------------------------------------------------- text PostgreSQL cannot hold
+
+
+def _escape(text: str) -> str:
+    r"""Text for a filtered column: NUL becomes ``\0`` and ``\`` becomes ``\\`` (reversible)."""
+    if "\\" not in text and "\x00" not in text:
+        return text
+    return text.replace("\\", "\\\\").replace("\x00", "\\0")
+
+
+def _escape_optional(text: str | None) -> str | None:
+    return None if text is None else _escape(text)
+
+
+_ESCAPED = re.compile(r"\\(.)", re.DOTALL)
+
+
+def _unescape(text: str) -> str:
+    if "\\" not in text:
+        return text
+    return _ESCAPED.sub(lambda match: "\x00" if match.group(1) == "0" else match.group(1), text)
+
+
+# ---------------------------------------------------------------- schema and migrations
+
+
+def _create_tables(connection: psycopg.Connection) -> None:
+    for statement in (
+        """CREATE TABLE entities (
+            seq bigint GENERATED ALWAYS AS IDENTITY,
+            id text PRIMARY KEY,
+            kind text NOT NULL,
+            name text,
+            experiment text,
+            created bigint NOT NULL,
+            content_hash text NOT NULL,
+            fingerprint text,
+            state text,
+            document text NOT NULL
+        )""",
+        "CREATE INDEX entities_newest_first ON entities (created DESC, seq DESC)",
+        "CREATE INDEX entities_by_kind ON entities (kind, created DESC, seq DESC)",
+        "CREATE INDEX entities_by_name ON entities USING hash (name)",
+        "CREATE INDEX entities_by_experiment ON entities USING hash (experiment)",
+        "CREATE INDEX entities_by_fingerprint ON entities USING hash (fingerprint) WHERE fingerprint IS NOT NULL",
+        """CREATE TABLE links (
+            source text NOT NULL,
+            relation text NOT NULL,
+            target text NOT NULL
+        )""",
+        "CREATE INDEX links_by_source ON links USING hash (source)",
+        "CREATE INDEX links_by_target ON links (target, relation)",
+        """CREATE TABLE scores (
+            entity_id text NOT NULL,
+            metric text NOT NULL,
+            value double precision NOT NULL
+        )""",
+        "CREATE INDEX scores_by_entity ON scores (entity_id)",
+        """CREATE TABLE points (
+            seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            run_id text NOT NULL,
+            metric text NOT NULL,
+            value double precision,
+            epoch bigint,
+            step bigint,
+            timestamp bigint NOT NULL
+        )""",
+        "CREATE INDEX points_by_run ON points (run_id, seq)",
+    ):
+        connection.execute(statement)
+
+
+def _add_labels(connection: psycopg.Connection) -> None:
+    """Version 2: tags and annotations become queryable; backfilled from the stored documents."""
+    connection.execute(
+        """CREATE TABLE labels (
+            entity_id text NOT NULL,
+            scope text NOT NULL,
+            key text NOT NULL,
+            value text NOT NULL
+        )"""
+    )
+    connection.execute("CREATE INDEX labels_by_entity ON labels USING hash (entity_id)")
+    connection.execute("CREATE INDEX labels_by_key ON labels (scope, md5(key), md5(value))")
+    rows = connection.execute("SELECT id, document FROM entities").fetchall()
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            "INSERT INTO labels VALUES (%s, %s, %s, %s)",
+            [
+                (entity_id, scope, _escape(key), _escape(value))
+                for entity_id, document in rows
+                for scope, field in (("tag", "tags"), ("annotation", "annotations"))
+                for key, value in json.loads(document).get(field, {}).items()
+            ],
+        )
+
+
+MIGRATIONS: tuple[Callable[[psycopg.Connection], None], ...] = (_create_tables, _add_labels)
+"""``MIGRATIONS[n]`` brings a store from version n to n + 1 (the versions of the SQLite store)."""
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def _schema_version(connection: psycopg.Connection) -> int:
+    """The schema version of the store that ``connection``'s search path selects (0: none yet)."""
+    if connection.execute("SELECT to_regclass('mltrack_version')").fetchone()[0] is None:
+        return 0
+    row = connection.execute("SELECT version FROM mltrack_version").fetchone()
+    if row is None:
+        raise StoreCorruptError("the table mltrack_version is empty; restore the database from a backup")
+    return row[0]
+
+
+# ---------------------------------------------------------------- the store
+
+
+class PostgresqlStore:
+    """A :class:`~mltrack_core.store.Store` in a PostgreSQL database (a connection pool per store)."""
+
+    def __init__(self, uri: str) -> None:
+        self.uri = without_password(uri)
+        self._passwords = _passwords_in(uri)
+        psycopg, psycopg_pool = _import_driver()
+        self._psycopg = psycopg
+        self._psycopg_pool = psycopg_pool
+        conninfo = self._conninfo(uri)
+        with self._translate(), psycopg.connect(conninfo, autocommit=True) as connection:
+            self._prepare(connection)
+        self._pool = psycopg_pool.ConnectionPool(
+            conninfo,
+            min_size=1,
+            max_size=POOL_SIZE,
+            kwargs={"autocommit": True},
+            check=psycopg_pool.ConnectionPool.check_connection,
+            timeout=WAIT_FOR_CONNECTION_SECONDS,
+            name=f"mltrack {self.uri}",
+            open=True,
+        )
+
+    # ------------------------------------------------------------ opening
+
+    def _conninfo(self, uri: str) -> str:
+        try:
+            parameters = self._psycopg.conninfo.conninfo_to_dict(uri)
+        except self._psycopg.Error as exc:
+            raise StoreError(
+                f"cannot read the PostgreSQL URI {self.uri!r}: {self._reason(exc)}; write it as "
+                "postgresql://user:password@host:port/database"
+            ) from None  # the driver's exception may quote the password
+        parameters.setdefault("connect_timeout", CONNECT_TIMEOUT_SECONDS)
+        parameters.setdefault("application_name", "mltrack")
+        return self._psycopg.conninfo.make_conninfo(**parameters)
+
+    def _prepare(self, connection: psycopg.Connection) -> None:
+        version = _schema_version(connection)
+        if version < SCHEMA_VERSION:
+            version = self._migrate_under_lock(connection)
+        if version > SCHEMA_VERSION:
+            raise StoreVersionError(
+                f"the store {self.uri} has schema version {version}, made by a newer mltrack than this one "
+                f"(which reads up to version {SCHEMA_VERSION}); upgrade mltrack-core"
+            )
+
+    def _migrate_under_lock(self, connection: psycopg.Connection) -> int:
+        """Migrate to SCHEMA_VERSION unless another process did; return the version found under the lock."""
+        # A session lock, taken before the transaction starts: a transaction sees the tables other
+        # sessions created only if it starts after they committed (PostgreSQL's catalog caches).
+        lock = "(%s, hashtext(coalesce(current_schema(), '')))"
+        connection.execute(f"SELECT pg_advisory_lock{lock}", (_MIGRATION_LOCK,))
+        try:
+            with connection.transaction():
+                version = _schema_version(connection)
+                if version < SCHEMA_VERSION:
+                    self._migrate(connection, version)
+                return version if version > SCHEMA_VERSION else SCHEMA_VERSION
+        except self._psycopg.errors.InsufficientPrivilege as exc:
+            raise StoreReadOnlyError(
+                f"the store {self.uri} needs its tables created or migrated to schema version {SCHEMA_VERSION}, "
+                f"but this user may not ({self._reason(exc)}); open it once as the owner of the database or schema"
+            ) from exc
+        except self._psycopg.errors.InvalidSchemaName as exc:
+            raise StoreError(
+                f"no schema of the search path of {self.uri} exists to create mltrack's tables in: "
+                "create it (CREATE SCHEMA name) or fix options=-csearch_path in the URI"
+            ) from exc
+        finally:
+            with contextlib.suppress(self._psycopg.Error):  # a broken connection has lost the lock anyway
+                connection.execute(f"SELECT pg_advisory_unlock{lock}", (_MIGRATION_LOCK,))
+
+    @staticmethod
+    def _migrate(connection: psycopg.Connection, version: int) -> None:
+        if version == 0:
+            if connection.execute("SELECT to_regclass('entities')").fetchone()[0] is not None:
+                raise StoreError(
+                    "the database already has a table named entities that mltrack did not create; give mltrack "
+                    "its own database, or its own schema with ?options=-csearch_path%3Dmltrack in the URI"
+                )
+            connection.execute("CREATE TABLE mltrack_version (version integer NOT NULL)")
+            connection.execute("INSERT INTO mltrack_version VALUES (0)")
+        for migrate in MIGRATIONS[version:]:
+            migrate(connection)
+        connection.execute("UPDATE mltrack_version SET version = %s", (SCHEMA_VERSION,))
+
+    # ------------------------------------------------------------ connections, transactions, errors
+
+    @contextlib.contextmanager
+    def _translate(self) -> Iterator[None]:
+        try:
+            yield
+        except self._psycopg.Error as exc:
+            raise self._store_error(exc) from exc
+
+    def _store_error(self, exc: psycopg.Error) -> StoreError:
+        errors = self._psycopg.errors
+        reason = self._reason(exc)
+        if isinstance(exc, self._psycopg_pool.PoolTimeout):
+            return StoreUnavailableError(
+                f"got no connection to the PostgreSQL store {self.uri} within {self._pool.timeout:g} s; "
+                "is the server running and reachable?"
+            )
+        if isinstance(exc, self._psycopg_pool.PoolClosed):
+            return StoreError(f"the store {self.uri} was closed; connect again")
+        if isinstance(exc, (errors.InsufficientPrivilege, errors.ReadOnlySqlTransaction)):
+            return StoreReadOnlyError(f"the store {self.uri} cannot be written by this user or server: {reason}")
+        if isinstance(exc, (errors.UndefinedTable, errors.UndefinedColumn)):
+            return StoreCorruptError(
+                f"the tables of the store {self.uri} are missing or were changed ({reason}); restore the "
+                "database from a backup or point MLTRACK_URI at another database"
+            )
+        if isinstance(exc, errors.TransactionRollback):
+            return StoreUnavailableError(f"writing to {self.uri} kept conflicting with other writers: {reason}")
+        if isinstance(exc, (self._psycopg.OperationalError, self._psycopg.InterfaceError)):
+            if re.search(r"password|authentication|role \S+ does not exist", reason):
+                return StoreError(
+                    f"the PostgreSQL server refused the login to {self.uri}: {reason}. Check the user and "
+                    "password in the URI (or PGPASSWORD, ~/.pgpass)"
+                )
+            if re.search(r"\binvalid\b", reason):
+                return StoreError(f"the PostgreSQL URI {self.uri} is not valid: {reason}; fix it")
+            if re.search(r"database \S+ does not exist", reason):
+                return StoreError(
+                    f"the database of {self.uri} does not exist: {reason}. Create it (createdb, or CREATE "
+                    "DATABASE) or fix the URI"
+                )
+            hint = "" if "server running" in reason else ". Is the server running and accepting connections?"
+            return StoreUnavailableError(f"cannot reach the PostgreSQL store {self.uri}: {reason}{hint}")
+        return StoreError(f"the PostgreSQL store {self.uri} failed: {reason}")
+
+    def _reason(self, exc: BaseException) -> str:
+        """The driver's message on one line, without the password."""
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        for password in self._passwords:
+            reason = reason.replace(password, "***")
+        return reason
+
+    def _read(self, sql: str, parameters: Sequence[object] = ()) -> list[tuple]:
+        with self._translate(), self._pool.connection() as connection:
+            return connection.execute(sql, parameters).fetchall()
+
+    def _write(self, action: Callable[[psycopg.Connection], _T]) -> _T:
+        """Run ``action`` in one transaction; conflicts with concurrent writers are retried."""
+        errors = self._psycopg.errors
+        with self._translate():
+            for attempt in range(1, WRITE_ATTEMPTS + 1):
+                try:
+                    with self._pool.connection() as connection, connection.transaction():
+                        return action(connection)
+                except (errors.DeadlockDetected, errors.SerializationFailure):
+                    if attempt == WRITE_ATTEMPTS:
+                        raise
+                    time.sleep(min(0.01 * 2**attempt, 1.0) * random.random())
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # ------------------------------------------------------------ the Store contract
+
+    def put(self, records: Sequence[Record]) -> list[str]:
+        pending: dict[str, Record] = {}
+        for record in records:
+            if record.id in pending:
+                if pending[record.id].content_hash != record.content_hash:
+                    raise conflict_error(record)
+                continue
+            pending[record.id] = record
+        if not pending:
+            return []
+
+        def write(connection: psycopg.Connection) -> list[str]:
+            with connection.cursor() as cursor:
+                inserted = self._insert_new(cursor, list(pending.values()))
+                self._check_same_content(cursor, [record for record in pending.values() if record.id not in inserted])
+                new = [record for record in pending.values() if record.id in inserted]
+                self._check_references(cursor, new)
+                self._insert_related(cursor, new)
+                return [record.id for record in new]
+
+        return self._write(write)
+
+    def get(self, ids: Sequence[str]) -> dict[str, StoredDocument]:
+        rows = self._read("SELECT id, kind, document FROM entities WHERE id = ANY(%s)", (list(ids),))
+        return {id_: StoredDocument(kind, document) for id_, kind, document in rows}
+
+    def find(self, query: Query) -> list[str]:
+        where, parameters = _where(query)
+        sql = f"SELECT id FROM entities WHERE {where} ORDER BY created DESC, seq DESC LIMIT %s OFFSET %s"
+        return [row[0] for row in self._read(sql, [*parameters, query.limit, query.offset])]
+
+    def count(self, query: Query) -> int:
+        where, parameters = _where(query)
+        return self._read(f"SELECT count(*) FROM entities WHERE {where}", parameters)[0][0]
+
+    def links(self, ids: Sequence[str], direction: Literal["out", "in"]) -> list[Link]:
+        column = "source" if direction == "out" else "target"
+        rows = self._read(f"SELECT source, relation, target FROM links WHERE {column} = ANY(%s)", (list(ids),))
+        return [Link(*row) for row in rows]
+
+    def scores(self, dataset_ids: Sequence[str], metric: str) -> list[tuple[str, float]]:
+        rows = self._read(
+            "SELECT s.entity_id, s.value FROM links AS l JOIN scores AS s ON s.entity_id = l.source "
+            "AND s.metric = %s WHERE l.target = ANY(%s) AND l.relation = 'on_dataset'",
+            (_escape(metric), list(dataset_ids)),
+        )
+        return [(entity_id, value) for entity_id, value in rows]
+
+    def update_run(self, record: Record) -> None:
+        def write(connection: psycopg.Connection) -> None:
+            with connection.cursor() as cursor:
+                self._lock_running(cursor, [record.id], "FOR UPDATE")
+                self._check_references(cursor, [record])
+                cursor.execute(
+                    "UPDATE entities SET name = %s, experiment = %s, content_hash = %s, state = %s, document = %s "
+                    "WHERE id = %s",
+                    (
+                        _escape_optional(record.name),
+                        _escape_optional(record.experiment),
+                        record.content_hash,
+                        record.state,
+                        record.document,
+                        record.id,
+                    ),
+                )
+                cursor.execute("DELETE FROM links WHERE source = %s", (record.id,))
+                cursor.execute("DELETE FROM labels WHERE entity_id = %s", (record.id,))
+                self._insert_related(cursor, [record])
+
+        self._write(write)
+
+    def append_points(self, points: Sequence[Point]) -> None:
+        if not points:
+            return
+
+        def write(connection: psycopg.Connection) -> None:
+            with connection.cursor() as cursor:
+                self._lock_running(cursor, sorted({point[0] for point in points}), "FOR SHARE")
+                with cursor.copy("COPY points (run_id, metric, value, epoch, step, timestamp) FROM STDIN") as copy:
+                    for run_id, metric, value, epoch, step, timestamp in points:
+                        copy.write_row((run_id, _escape(metric), value, epoch, step, timestamp))
+
+        self._write(write)
+
+    def points(self, run_id: str) -> list[Point]:
+        rows = self._read(
+            "SELECT run_id, metric, value, epoch, step, timestamp FROM points WHERE run_id = %s ORDER BY seq",
+            (run_id,),
+        )
+        return [
+            Point(id_, _unescape(metric), value, epoch, step, stamp) for id_, metric, value, epoch, step, stamp in rows
+        ]
+
+    def close(self) -> None:
+        self._pool.close()
+
+    # ------------------------------------------------------------ internals
+
+    @staticmethod
+    def _insert_new(cursor: psycopg.Cursor, records: list[Record]) -> set[str]:
+        """Insert the records whose id is not stored yet (in this order); return their ids."""
+        columns = ("id", "kind", "name", "experiment", "created", "content_hash", "fingerprint", "state", "document")
+        values = [
+            [r.id for r in records],
+            [r.kind for r in records],
+            [_escape_optional(r.name) for r in records],
+            [_escape_optional(r.experiment) for r in records],
+            [r.created for r in records],
+            [r.content_hash for r in records],
+            [_escape_optional(r.fingerprint) for r in records],
+            [r.state for r in records],
+            [r.document for r in records],
+        ]
+        types = ("text", "text", "text", "text", "bigint", "text", "text", "text", "text")
+        arrays = ", ".join(f"%s::{type_}[]" for type_ in types)
+        names = ", ".join(columns)
+        cursor.execute(
+            f"INSERT INTO entities ({names}) SELECT {names} FROM unnest({arrays}) WITH ORDINALITY AS new ({names}, "
+            "position) ORDER BY position ON CONFLICT (id) DO NOTHING RETURNING id",
+            values,
+        )
+        return {row[0] for row in cursor.fetchall()}
+
+    @staticmethod
+    def _check_same_content(cursor: psycopg.Cursor, records: list[Record]) -> None:
+        """Records whose id is stored must be stored with the same content (a retry); others conflict."""
+        if not records:
+            return
+        ids = [record.id for record in records]
+        stored = dict(cursor.execute("SELECT id, content_hash FROM entities WHERE id = ANY(%s)", (ids,)).fetchall())
+        for record in records:
+            if stored.get(record.id) != record.content_hash:
+                raise conflict_error(record)
+
+    @staticmethod
+    def _check_references(cursor: psycopg.Cursor, records: list[Record]) -> None:
+        """Every reference must name a stored entity of its kind (this transaction's inserts included)."""
+        targets = list({target for record in records for _, target, _ in record.references})
+        if not targets:
+            return
+        kinds = dict(cursor.execute("SELECT id, kind FROM entities WHERE id = ANY(%s)", (targets,)).fetchall())
+        for record in records:
+            for relation, target, kind in record.references:
+                if kinds.get(target) != kind:
+                    raise dangling_reference_error(record, relation, target, kind, kinds.get(target))
+
+    def _lock_running(self, cursor: psycopg.Cursor, run_ids: list[str], lock: str) -> None:
+        rows = cursor.execute(
+            f"SELECT id, state FROM entities WHERE id = ANY(%s) AND kind = 'run' ORDER BY id {lock}", (run_ids,)
+        ).fetchall()
+        states = dict(rows)
+        for run_id in run_ids:
+            if run_id not in states:
+                raise NotFoundError(f"no training run {run_id!r} in {self.uri}")
+            if states[run_id] != "TRAINING":
+                raise ended_run_error(run_id, states[run_id])
+
+    @staticmethod
+    def _insert_related(cursor: psycopg.Cursor, records: list[Record]) -> None:
+        links = [
+            (record.id, relation, target)
+            for record in records
+            for relation, target in dict.fromkeys((relation, target) for relation, target, _ in record.references)
+        ]
+        labels = {
+            (record.id, scope, key): value for record in records for scope, key, value in record.labels
+        }  # one value per key, like the primary key of the SQLite store
+        scores = {(record.id, metric): value for record in records for metric, value in record.scores}
+        if links:
+            cursor.executemany("INSERT INTO links VALUES (%s, %s, %s)", links)
+        if labels:
+            cursor.executemany(
+                "INSERT INTO labels VALUES (%s, %s, %s, %s)",
+                [(id_, scope, _escape(key), _escape(value)) for (id_, scope, key), value in labels.items()],
+            )
+        if scores:
+            cursor.executemany(
+                "INSERT INTO scores VALUES (%s, %s, %s)",
+                [(id_, _escape(metric), value) for (id_, metric), value in scores.items()],
+            )
+
+
+def _passwords_in(uri: str) -> list[str]:
+    """The passwords written in ``uri`` (as written and decoded), to keep them out of messages."""
+    found = re.findall(r"://[^/?#@:]*:([^/?#]*)@", uri) + re.findall(r"[?&]password=([^&#]*)", uri)
+    return [form for password in found if password for form in {password, unquote(password)}]
+
+
+def _where(query: Query) -> tuple[str, list[object]]:
+    clauses: list[str] = []
+    parameters: list[object] = []
+    for column, value in (
+        ("kind", query.kind),
+        ("name", _escape_optional(query.name)),
+        ("experiment", _escape_optional(query.experiment)),
+        ("fingerprint", _escape_optional(query.fingerprint)),
+        ("state", query.state),
+    ):
+        if value is not None:
+            clauses.append(f"{column} = %s")
+            parameters.append(value)
+    if query.created_after is not None:
+        clauses.append("created > %s")
+        parameters.append(query.created_after)
+    if query.created_before is not None:
+        clauses.append("created < %s")
+        parameters.append(query.created_before)
+    for relation, target in query.links:
+        clauses.append("id IN (SELECT source FROM links WHERE target = %s AND relation = %s)")
+        parameters.extend((target, relation))
+    for scope, key, value in query.labels:
+        clauses.append(
+            "id IN (SELECT entity_id FROM labels WHERE scope = %s AND md5(key) = md5(%s) AND md5(value) = md5(%s) "
+            "AND key = %s AND value = %s)"
+        )
+        key, value = _escape(key), _escape(value)
+        parameters.extend((scope, key, value, key, value))
+    return " AND ".join(clauses) or "TRUE", parameters
