@@ -16,6 +16,7 @@ nox.options.error_on_missing_interpreters = True
 nox.needs_version = ">=2025.2.9"
 
 CORE = "./mltrack_core"
+SKLEARN = "./mltrack_sklearn"
 MXNET = "./mltrack_mxnet"
 # Apache MXNet 1.9.1 (its last release) breaks with numpy 1.24, whose predecessors have wheels up to Python 3.11.
 MXNET_PINS = ("mxnet==1.9.1", "numpy<1.24", "scipy<1.16", "scikit-learn<1.8")
@@ -53,6 +54,21 @@ def integration(session: nox.Session) -> None:
 
 
 @nox.session
+@nox.parametrize(
+    "framework",
+    [
+        # numpy 1.23 is what the MXNet environment pins: the oldest release is tested with it
+        nox.param(("scikit-learn==1.4.2", "numpy==1.23.5", "scipy<1.12", "pandas<2.3"), id="oldest-1.4"),
+        nox.param(("scikit-learn==1.9.*",), id="newest-1.9"),
+    ],
+)
+def sklearn(session: nox.Session, framework: tuple[str, ...]) -> None:
+    """Tests of mltrack-sklearn on the oldest (1.4, with numpy 1.23) and newest (1.9) supported scikit-learn."""
+    session.install(CORE, f"{SKLEARN}[instruments,test]", *framework)
+    session.run("pytest", "mltrack_sklearn/tests", *session.posargs)
+
+
+@nox.session
 def postgresql(session: nox.Session) -> None:
     """Tests of the postgresql:// backend against the server MLTRACK_TEST_POSTGRESQL_URI names.
 
@@ -79,7 +95,7 @@ def mxnet(session: nox.Session) -> None:
 @nox.session
 def demo(session: nox.Session) -> None:
     """Run ``mltrack demo`` on the embedded default store (~/.mltrack/store.db unless MLTRACK_URI is set)."""
-    packages = [CORE]
+    packages = [CORE, f"{SKLEARN}[instruments]"]
     if MXNET_RUNS_HERE:
         packages += [f"{MXNET}[instruments]", *MXNET_PINS]
     else:
@@ -90,9 +106,10 @@ def demo(session: nox.Session) -> None:
 
 @nox.session(default=False)
 def benchmarks(session: nox.Session) -> None:
-    """Print the core's speed figures (import time, metric logging, queries in a large store)."""
-    session.install(CORE, env=COMPILE_BYTECODE)
+    """Print the speed figures of the core and of mltrack-sklearn (tracking overhead on a fit)."""
+    session.install(CORE, f"{SKLEARN}[instruments]", env=COMPILE_BYTECODE)
     session.run("python", "benchmarks/core_bench.py", *session.posargs)
+    session.run("python", "benchmarks/sklearn_overhead.py")
 
 
 @nox.session(python="3.11", default=False)

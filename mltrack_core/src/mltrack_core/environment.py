@@ -67,17 +67,26 @@ def base_environment() -> dict[str, str]:
     return facts
 
 
-def package_versions() -> dict[str, str]:
-    """Versions of the ML packages this process has imported, as ``package.<distribution>`` keys."""
+def package_versions(known: dict[str, str | None] | None = None) -> dict[str, str]:
+    """Versions of the ML packages this process has imported, as ``package.<distribution>`` keys.
+
+    Reading a version parses the distribution's metadata (about a millisecond each);
+    pass the same ``known`` dict on every call to read each one once.
+    """
     from importlib.metadata import PackageNotFoundError, version
 
+    known = {} if known is None else known
     found = {}
     for module, distribution in ML_PACKAGES.items():
-        if module in sys.modules:
+        if module not in sys.modules:
+            continue
+        if distribution not in known:
             try:
-                found[f"package.{distribution}"] = version(distribution)
+                known[distribution] = version(distribution)
             except PackageNotFoundError:
-                continue
+                known[distribution] = None
+        if known[distribution] is not None:
+            found[f"package.{distribution}"] = known[distribution]
     return found
 
 

@@ -60,6 +60,7 @@ class LiveRun:
         self.subject = subject
         self._started = run
         self._ended: TrainingRun | None = None
+        self._logged = False
         self._writer = tracker._point_writer()
         self._queue = self._writer.queue
         self._writer.open_runs[self.id] = self
@@ -94,6 +95,7 @@ class LiveRun:
             epoch = _count(self.id, metric, "epoch", epoch)
         if step is not None and (step.__class__ is not int or not 0 <= step <= _MAX_COUNT):
             step = _count(self.id, metric, "step", step)
+        self._logged = True
         self._queue.append((self.id, metric, value, epoch, step, time.time_ns() // 1_000_000))  # a Point
 
     def log_many(self, values: Mapping[str, float], epoch: int | None = None, step: int | None = None) -> None:
@@ -143,7 +145,7 @@ class LiveRun:
     def _end(self, state: TrainingState, model: Model | str | None, fields: dict[str, Any]) -> TrainingRun:
         if self._ended is not None:
             raise RunStateError(f"training run {self.id!r} has already ended ({self._ended.state.value})")
-        if not self.flush():
+        if self._logged and not self.flush():
             warnings.warn(
                 f"mltrack: training run {self.id}: some metric points were not yet durable when it ended; "
                 "they stay queued and are retried",

@@ -195,6 +195,7 @@ class Tracker:
         self._artifacts_setting = artifacts
         self._artifacts: ArtifactStore | None = None
         self._environment: dict[str, str] | None = None
+        self._package_versions: dict[str, str | None] = {}
         self._writer: PointWriter | None = None
         self._lock = threading.Lock()
 
@@ -257,7 +258,7 @@ class Tracker:
             for contributed in self.plugins.hook.mltrack_environment():
                 facts.update(contributed or {})
             self._environment = facts
-        return {**self._environment, **package_versions()}
+        return {**self._environment, **package_versions(self._package_versions)}
 
     # ------------------------------------------------------------ tracking
 

@@ -1,0 +1,128 @@
+"""mltrack for scikit-learn: track pipelines by changing one line.
+
+Replace ``Pipeline`` by :class:`TrackedPipeline`::
+
+    import mltrack_core as mt
+    from mltrack_sklearn import TrackedPipeline
+
+    pipeline = TrackedPipeline([("scale", StandardScaler()), ("clf", LogisticRegression(C=0.5))])
+    pipeline.fit(X_train, y_train)        # records dataset, training run, model and its DAG
+    pipeline.tracked_model_               # the recorded mltrack_core.Model
+
+Each fit records, through ``tracker=`` (default :func:`mltrack_core.get_tracker`,
+i.e. ``$MLTRACK_URI`` or the embedded store):
+
+* the training **dataset** described from ``X`` and ``y``: column names and types,
+  row count, a content fingerprint (``XXH3-128`` digest of the data's memory, without copying
+  it), the target column, and statistics and histograms computed on at most 10,000
+  evenly spaced rows. Fitting again on the same data reuses the stored dataset.
+* a **training run** (started before the fit, FINISHED or FAILED after it);
+* the fitted **model**: ``learning_algorithm`` (the final step), every
+  hyperparameter of every step named as in ``get_params(deep=True)``, typed, with
+  the default from the class's ``__init__`` and a ``non_default`` flag (the values
+  scikit-learn's ``repr`` shows), and the **transformation DAG** as ``Transform``
+  vertices, with column-level lineage where scikit-learn can tell (see below).
+
+Tracking never refits, never predicts and never copies the data. It is implicit:
+if something cannot be recorded, a :class:`mltrack_core.TrackingWarning` says what,
+whatever could be recorded is stored with the failure in its ``mltrack.failures``
+annotation, and ``fit`` returns normally. A ``TrackedPipeline`` is a ``Pipeline``
+in every other respect: ``get_params``/``set_params``, ``clone`` (clones share the
+tracker), pickling (the tracker is left out; an unpickled copy records into the
+default tracker of the process that fits it), and use inside ``GridSearchCV``.
+
+Any fitted estimator can be recorded explicitly::
+
+    model = tracker.track_model(fitted_estimator, trained_on=X_train)   # or a tracked Dataset
+
+Transformation DAG
+    Every estimator of the composition is a vertex named by its ``get_params``
+    path (``preprocess__num__scale``). Pipelines (also ``make_pipeline``) are
+    chains; ``ColumnTransformer`` (also ``make_column_transformer``) and
+    ``FeatureUnion`` (``make_union``) are parallel branches merging into the
+    composition's vertex, a ``drop`` branch being a vertex without outputs and
+    ``passthrough`` (also the ``remainder``) a vertex whose outputs are its inputs.
+    Stacking and voting ensembles are branches merging into the ensemble (stacking
+    then feeds its ``final_estimator``); a fitted search is its ``best_estimator_``
+    feeding the search's vertex; one-vs-rest, bagging and other meta-estimators
+    are vertices fed by their inner estimators.
+
+Column lineage
+    Each vertex records its ``input`` and ``output`` columns (from
+    ``get_feature_names_out``; with a numpy input scikit-learn's ``x0, x1, ...``)
+    and ``column_lineage``: for each output column, the input columns it is
+    computed from. Known for one-to-one transformers (scalers, imputers, ordinal
+    encoders), feature selectors, one-hot, binning and spline encoders,
+    polynomial features, missing indicators, projections mixing all inputs
+    (PCA and the like) and single-column inputs (text vectorizers). A merging
+    vertex's lineage goes through its branches back to its own input columns.
+    Where outputs or lineage cannot be known, the vertex's
+    ``mltrack.column_lineage`` annotation says why.
+
+Evaluations
+    :func:`evaluate` predicts once and records an ``Evaluation`` with a score for
+    each scikit-learn scorer name (``"accuracy"``, ``"neg_log_loss"``, ...) or metric
+    function, and the confusion matrix for classifiers, linked to the model and
+    the test dataset (and to a tracked ``Prediction`` when given).
+
+Cross-validation provenance
+    :func:`track_search` (after ``GridSearchCV``/``RandomizedSearchCV``/halving
+    searches' ``fit``) and :func:`cross_validate` (a drop-in for scikit-learn's)
+    record, without refitting, the experiment the search ran:
+
+    * the input dataset, and for each split ``k`` of ``n`` a training part and a
+      validation part: datasets ``derived_from`` the input, with the splitter in
+      their ``derivation`` and a fingerprint of the parent's fingerprint and the
+      row positions (equal folds of equal data get equal fingerprints);
+    * for each candidate and split, a ``Model`` trained on the training part, with
+      the candidate's hyperparameters (the base estimator with the candidate's
+      parameters set) and annotations ``sklearn.search.candidate``,
+      ``sklearn.search.split``, ``sklearn.search.rank`` and whether it is the winner
+      (``sklearn.search.best``);
+    * for each of these, an ``Evaluation`` on the validation part with the split's
+      scores from ``cv_results_`` (every scorer; training-part scores go to an
+      evaluation on the training part), procedure ``"<n>-fold cross-validation"``,
+      so ``tracker.leaderboard(validation_part, metric)`` ranks the candidates on it;
+    * the refit best estimator as the search's ``Model``, trained on the input
+      dataset, with ``sklearn.search.best_index``/``best_params``/``best_score``.
+
+    A search does not keep its splits, so :func:`track_search` replays the
+    splitter: an integer ``cv``, an unshuffled splitter or one with an integer
+    ``random_state``, or a list of splits. A splitter that cannot be replayed (a
+    shuffle without a fixed seed, a consumed generator) still gives the fold
+    datasets, without fingerprints, and the reason in their annotations.
+    Fits that scikit-learn's model selection makes on folds of a
+    ``TrackedPipeline`` are not recorded one by one (they are what these
+    functions record); the search's refit on all the data is.
+
+Supported scikit-learn: 1.4 to 1.9 (``pip install 'mltrack-sklearn[instruments]'``);
+older releases are refused with :class:`mltrack_core.MissingDependencyError`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__all__ = ["TrackedPipeline", "cross_validate", "evaluate", "track_search"]
+
+_LOCATIONS = {
+    "TrackedPipeline": "mltrack_sklearn.tracked",
+    "cross_validate": "mltrack_sklearn.crossval",
+    "track_search": "mltrack_sklearn.crossval",
+    "evaluate": "mltrack_sklearn.evaluation",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import scikit-learn only when a public name is used (the plugin is loaded by every ``connect``)."""
+    if name not in _LOCATIONS:
+        raise AttributeError(f"module 'mltrack_sklearn' has no attribute {name!r}")
+    from mltrack_sklearn._compat import require_sklearn
+
+    require_sklearn()
+    return getattr(importlib.import_module(_LOCATIONS[name]), name)
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

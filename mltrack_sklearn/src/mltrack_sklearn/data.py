@@ -1,0 +1,374 @@
+"""Dataset metadata from what ``fit`` received: pandas, numpy, scipy sparse, lists of texts.
+
+The data is not copied. The content fingerprint is an XXH3-128 digest (xxHash:
+not cryptographic, but about ten times faster than sha256, which matters on the
+path of every fit) over the data's own memory (zero-copy through ``memoryview``; a strided column is fed in bounded
+blocks); columns of Python objects or pandas extension types are hashed through
+``pandas.util.hash_pandas_object``. Column names, types and the row count are
+exact. Statistics and histograms are computed on at most :data:`SAMPLE_ROWS`
+evenly spaced rows of at most :data:`MAX_DESCRIBED_COLUMNS` columns, so their
+cost is bounded whatever the data's size; the sample size is recorded as the
+``statistics_sample_rows`` statistic. A statistic over several columns holds one
+value per column, in the order of its ``columns``.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import xxhash
+
+from mltrack_core.errors import SchemaError
+from mltrack_core.schema import Dataset, DataStatistic, Histogram, TypedColumn, TypeHint
+
+__all__ = ["DataDescription", "describe_data", "is_supported_data", "subset_fingerprint"]
+
+SAMPLE_ROWS = 10_000
+MAX_DESCRIBED_COLUMNS = 100
+MAX_NAMED_COLUMNS = 1_000
+"""Unnamed array columns beyond this many are recorded as one VECTOR column named ``features``."""
+HISTOGRAM_BUCKETS = 10
+TOP_VALUES = 10
+_CHUNK_BYTES = 1 << 24
+
+
+def is_supported_data(data: Any) -> bool:
+    """A pandas DataFrame or Series, a numpy array, a scipy sparse matrix or array, or a list of texts."""
+    if _pandas_kind(data) is not None or isinstance(data, np.ndarray) or _is_sparse(data):
+        return True
+    return isinstance(data, (list, tuple)) and bool(data) and all(isinstance(item, str) for item in data[:100])
+
+
+@dataclass(frozen=True)
+class DataDescription:
+    """What identifies in-memory data (cheap: one pass of hashing); :meth:`dataset` adds the statistics."""
+
+    table: _Table
+    name: str
+    fingerprint: str
+    target: str | None
+
+    @property
+    def row_count(self) -> int:
+        return self.table.rows
+
+    def dataset(self) -> Dataset:
+        """The full description, with statistics and histograms of a bounded sample."""
+        table = self.table
+        return Dataset(
+            name=self.name,
+            fingerprint=self.fingerprint,
+            schema=table.schema(),
+            target=self.target,
+            row_count=table.rows,
+            statistics=table.statistics(),
+            histograms=table.histograms(),
+            annotations={"mltrack.sklearn.container": table.container},
+        )
+
+
+def describe_data(data: Any, target: Any = None, name: str | None = None) -> DataDescription:
+    """Describe ``data`` and ``target`` (the labels, or the name of the target column).
+
+    :raises SchemaError: the data or the target cannot be described; the message says why.
+    """
+    table = _table(data, "data")
+    label = f"{table.kind} {table.rows}x{len(table.columns)}"
+    target_name = None
+    if isinstance(target, str):
+        if target not in table.names:
+            raise SchemaError(f"target={target!r} is not a column of the data (columns: {', '.join(table.names[:20])})")
+        target_name = target
+    elif target is not None:
+        labels = _table(target, "target")
+        if len(labels.columns) != 1 or labels.wide:
+            raise SchemaError(f"target must be one column, got {len(labels.columns)}; give a 1-d array or a Series")
+        if labels.rows != table.rows:
+            raise SchemaError(f"target has {labels.rows} rows but the data has {table.rows}")
+        target_name = labels.names[0] if labels.named else "target"
+        if target_name in table.names:
+            target_name = f"{target_name} (target)"
+        table.add(target_name, labels.columns[0][1])
+    return DataDescription(table, name or label, f"xxh3-128:{table.fingerprint()}", target_name)
+
+
+def subset_fingerprint(parent: Dataset, rows: np.ndarray) -> str:
+    """The fingerprint of rows ``rows`` of ``parent``: a digest of the parent's fingerprint and the row positions."""
+    digest = xxhash.xxh3_128((parent.fingerprint or parent.id).encode())
+    digest.update(memoryview(np.ascontiguousarray(rows, dtype=np.int64)).cast("B"))
+    return f"rows-xxh3-128:{digest.hexdigest()}"
+
+
+# ---------------------------------------------------------------- the table view
+
+
+@dataclass
+class _Table:
+    """Named 1-d columns over the user's data, and the blocks of memory that hold them."""
+
+    kind: str
+    container: str
+    rows: int
+    columns: list[tuple[str, Any]]
+    blocks: list[Any]
+    named: bool
+    wide: bool = False
+
+    @property
+    def names(self) -> list[str]:
+        return [name for name, _ in self.columns]
+
+    def add(self, name: str, column: Any) -> None:
+        self.columns.append((name, column))
+        self.blocks.append(column)
+
+    def fingerprint(self) -> str:
+        digest = xxhash.xxh3_128(f"{self.kind}\0{self.rows}\0{self.names}\0".encode())
+        for block in self.blocks:
+            digest.update(f"{getattr(block, 'dtype', 'object')}\0{getattr(block, 'shape', '')}\0".encode())
+            _hash_block(digest, block)
+        return digest.hexdigest()
+
+    def schema(self) -> list[TypedColumn]:
+        vector = TypeHint.VECTOR
+        return [
+            TypedColumn(name=name, typing=vector if self.wide and name == "features" else _type_hint(column))
+            for name, column in self.columns
+        ]
+
+    def _sample(self) -> tuple[slice, int]:
+        step = max(1, math.ceil(self.rows / SAMPLE_ROWS))
+        return slice(None, None, step), len(range(0, self.rows, step))
+
+    def statistics(self) -> list[DataStatistic]:
+        rows, sampled = self._sample()
+        found = [DataStatistic(name="statistics_sample_rows", value=sampled)]
+        if self.wide:
+            found += _block_statistics(self.columns[0][1])
+        numeric, other = self._described()
+        missing: dict[str, int] = {}
+        if numeric:
+            sample = _matrix(numeric, rows)
+            found += _numeric_statistics([name for name, _ in numeric], sample)
+            missing.update(zip([name for name, _ in numeric], np.isnan(sample).sum(axis=0).tolist(), strict=True))
+        if other:
+            samples = [(name, _series(column, rows)) for name, column in other]
+            found.append(DataStatistic(name="distinct", value=[int(s.nunique(dropna=True)) for _, s in samples],
+                                       columns=[name for name, _ in samples]))  # fmt: skip
+            missing.update((name, int(s.isna().sum())) for name, s in samples)
+        if missing:
+            names = [name for name, _ in self._described_columns() if name in missing]
+            found.append(DataStatistic(name="missing", value=[missing[name] for name in names], columns=names))
+        return found
+
+    def histograms(self) -> list[Histogram]:
+        rows, _ = self._sample()
+        numeric, other = self._described()
+        found = _numeric_histograms([name for name, _ in numeric], _matrix(numeric, rows)) if numeric else []
+        found += [h for name, column in other if (h := _top_values(name, _series(column, rows))) is not None]
+        return found
+
+    def _described_columns(self) -> list[tuple[str, Any]]:
+        return [] if self.wide else self.columns[:MAX_DESCRIBED_COLUMNS]
+
+    def _described(self) -> tuple[list[tuple[str, Any]], list[tuple[str, Any]]]:
+        described = self._described_columns()
+        numeric = [(name, column) for name, column in described if _is_numeric(column)]
+        return numeric, [(name, column) for name, column in described if not _is_numeric(column)]
+
+
+def _table(data: Any, role: str) -> _Table:
+    container = f"{type(data).__module__.split('.')[0]}.{type(data).__name__}"
+    kind = _pandas_kind(data)
+    if kind == "DataFrame":
+        names = [str(name) for name in data.columns]
+        if len(set(names)) != len(names):
+            raise SchemaError(f"{role} has repeated column names; give each column a distinct name")
+        columns = [(name, data.iloc[:, index]) for index, name in enumerate(names)]
+        return _Table(kind, container, len(data), columns, [column for _, column in columns], named=True)
+    if kind == "Series":
+        named = data.name is not None
+        return _Table(kind, container, len(data), [(str(data.name) if named else "x0", data)], [data], named=named)
+    if isinstance(data, np.ndarray) or _is_sparse(data):
+        return _array_table(data, container, role)
+    if isinstance(data, (list, tuple)) and data and all(isinstance(item, str) for item in data):
+        texts = np.asarray(data, dtype=object)  # sklearn's text vectorizers take lists; a list has no buffer to hash
+        return _Table("texts", container, len(texts), [("text", texts)], [texts], named=False)
+    raise SchemaError(
+        f"cannot describe {role} of type {container}: give a pandas DataFrame or Series, "
+        "a numpy array, a scipy sparse matrix or a list of texts"
+    )
+
+
+def _array_table(data: Any, container: str, role: str) -> _Table:
+    sparse = _is_sparse(data)
+    if data.ndim == 1:
+        return _Table("ndarray", container, data.shape[0], [("x0", data)], [data], named=False)
+    if data.ndim != 2:
+        raise SchemaError(f"{role} has {data.ndim} dimensions; give a 1-d or 2-d array")
+    rows, width = data.shape
+    kind = "sparse" if sparse else "ndarray"
+    if sparse or width > MAX_NAMED_COLUMNS:
+        return _Table(kind, container, rows, [("features", data)], [data], named=False, wide=True)
+    return _Table(kind, container, rows, [(f"x{i}", data[:, i]) for i in range(width)], [data], named=False)
+
+
+def _pandas_kind(data: Any) -> str | None:
+    pandas = sys.modules.get("pandas")
+    if pandas is not None and isinstance(data, pandas.DataFrame):
+        return "DataFrame"
+    if pandas is not None and isinstance(data, pandas.Series):
+        return "Series"
+    return None
+
+
+def _is_sparse(data: Any) -> bool:
+    return type(data).__module__.startswith("scipy.sparse") and hasattr(data, "nnz")
+
+
+def _is_numeric(column: Any) -> bool:
+    dtype = getattr(column, "dtype", None)
+    return isinstance(dtype, np.dtype) and dtype.kind in "biuf"
+
+
+def _type_hint(column: Any) -> TypeHint:
+    dtype = getattr(column, "dtype", None)
+    if not isinstance(dtype, np.dtype):  # pandas extension types: nullable integers, strings, categories
+        name = str(dtype).lower()
+        if name.startswith(("int", "uint")):
+            return TypeHint.LONG
+        if name.startswith("float"):
+            return TypeHint.DOUBLE
+        if name == "boolean":
+            return TypeHint.BOOLEAN
+        return (
+            TypeHint.STRING if name in ("str", "string", "category") or name.startswith("string") else TypeHint.UNKNOWN
+        )
+    if dtype.kind == "b":
+        return TypeHint.BOOLEAN
+    if dtype.kind in "iu":
+        return TypeHint.INT if dtype.itemsize <= 4 else TypeHint.LONG
+    if dtype.kind == "f":
+        return TypeHint.FLOAT if dtype.itemsize <= 4 else TypeHint.DOUBLE
+    return TypeHint.STRING if dtype.kind in "OUS" else TypeHint.UNKNOWN
+
+
+# ---------------------------------------------------------------- fingerprint
+
+
+def _hash_block(digest: Any, block: Any) -> None:
+    if _is_sparse(block):
+        matrix = block.tocsr()  # a no-op for CSR data
+        for part in (matrix.indptr, matrix.indices, matrix.data):
+            _hash_array(digest, part)
+        return
+    values = block if isinstance(block, np.ndarray) else None
+    if values is None and isinstance(block.dtype, np.dtype) and block.dtype.kind in "biufcmM":
+        values = block.to_numpy()
+    if values is not None and values.dtype.kind != "O":
+        _hash_array(digest, values)
+        return
+    import pandas as pd  # Python objects, strings, categories, nullable and arrow-backed columns
+
+    series = block if values is None else pd.Series(values, copy=False)
+    _hash_array(digest, pd.util.hash_pandas_object(series, index=False).to_numpy())
+
+
+def _hash_array(digest: Any, array: np.ndarray) -> None:
+    """Feed the array's bytes to ``digest``: zero-copy when contiguous, else in bounded blocks of rows."""
+    if array.flags.c_contiguous:
+        digest.update(memoryview(array).cast("B"))
+        return
+    row_bytes = max(1, array.itemsize * int(np.prod(array.shape[1:])))
+    rows_per_block = max(1, _CHUNK_BYTES // row_bytes)
+    for start in range(0, array.shape[0], rows_per_block):
+        digest.update(memoryview(np.ascontiguousarray(array[start : start + rows_per_block])).cast("B"))
+
+
+# ---------------------------------------------------------------- statistics
+
+
+def _values(column: Any) -> np.ndarray:
+    return column if isinstance(column, np.ndarray) else column.to_numpy()
+
+
+def _matrix(columns: list[tuple[str, Any]], rows: slice) -> np.ndarray:
+    """The sampled numeric columns as one float matrix (the only copy made: at most SAMPLE_ROWS rows)."""
+    return np.column_stack([_values(column)[rows] for _, column in columns]).astype(np.float64)
+
+
+def _series(column: Any, rows: slice) -> Any:
+    import pandas as pd
+
+    return pd.Series(column[rows]) if isinstance(column, np.ndarray) else column.iloc[rows]
+
+
+def _numeric_statistics(names: list[str], sample: np.ndarray) -> list[DataStatistic]:
+    finite = np.isfinite(sample)
+    count = finite.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(finite, sample, 0.0).sum(axis=0) / count
+        std = np.sqrt((np.where(finite, sample - mean, 0.0) ** 2).sum(axis=0) / count)
+    values = {
+        "mean": mean,
+        "std": std,
+        "min": np.where(finite, sample, np.inf).min(axis=0),
+        "max": np.where(finite, sample, -np.inf).max(axis=0),
+    }
+    return [
+        DataStatistic(name=name, value=[_number(v) for v in items], columns=names) for name, items in values.items()
+    ]
+
+
+def _numeric_histograms(names: list[str], sample: np.ndarray) -> list[Histogram]:
+    """Equal-width histograms of every column at once (one bincount over the sample)."""
+    finite = np.isfinite(sample)
+    low = np.where(finite, sample, np.inf).min(axis=0)
+    high = np.where(finite, sample, -np.inf).max(axis=0)
+    width = np.where(high > low, (high - low) / HISTOGRAM_BUCKETS, 1.0)
+    with np.errstate(invalid="ignore"):
+        bucket = np.clip(np.floor((sample - low) / width), 0, HISTOGRAM_BUCKETS - 1)
+    offsets = np.arange(sample.shape[1]) * HISTOGRAM_BUCKETS
+    flat = (bucket + offsets)[finite].astype(np.int64)
+    counts = np.bincount(flat, minlength=sample.shape[1] * HISTOGRAM_BUCKETS).reshape(-1, HISTOGRAM_BUCKETS)
+    found = []
+    for index, name in enumerate(names):
+        if not finite[:, index].any():
+            continue
+        edges = low[index] + width[index] * np.arange(HISTOGRAM_BUCKETS + 1)
+        found.append(
+            Histogram(
+                column=name, bucket_values=counts[index].tolist(), bucket_labels=[f"{edge:.6g}" for edge in edges]
+            )
+        )
+    return found
+
+
+def _block_statistics(block: Any) -> list[DataStatistic]:
+    """A wide or sparse block of features: its width, and for sparse data the share of stored values."""
+    found = [DataStatistic(name="columns", value=int(block.shape[1]), columns=("features",))]
+    if _is_sparse(block):
+        cells = block.shape[0] * block.shape[1]
+        found.append(DataStatistic(name="density", value=block.nnz / cells if cells else 0.0, columns=("features",)))
+    return found
+
+
+def _top_values(name: str, series: Any) -> Histogram | None:
+    counts = series.value_counts(dropna=True).head(TOP_VALUES)
+    if counts.empty:
+        return None
+    return Histogram(
+        column=name,
+        bucket_values=[int(count) for count in counts.to_numpy()],
+        bucket_labels=[str(label) for label in counts.index],
+        name="most frequent values",
+    )
+
+
+def _number(value: Any) -> float | None:
+    value = float(value)
+    return value if math.isfinite(value) else None

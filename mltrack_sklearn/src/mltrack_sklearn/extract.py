@@ -1,0 +1,162 @@
+"""Extraction of models, training runs and datasets: what the plugin's hooks return."""
+
+from __future__ import annotations
+
+import json
+import pickle
+from typing import TYPE_CHECKING, Any
+
+import sklearn
+
+from mltrack_core.errors import SchemaError
+from mltrack_core.extraction import Extraction
+from mltrack_core.schema import Dataset, Model, TrainingRun, TypedColumn, TypeHint
+from mltrack_sklearn.dag import build_dag, input_columns
+from mltrack_sklearn.data import DataDescription, describe_data
+from mltrack_sklearn.parameters import hyperparameters, plain_value
+
+if TYPE_CHECKING:
+    from mltrack_core.tracker import Tracker
+
+__all__ = ["extract_dataset", "extract_model", "extract_training", "learning_algorithm", "model_name", "record_data"]
+
+FRAMEWORK = "scikit-learn"
+
+
+def extract_model(
+    estimator: Any, tracker: Tracker, trained_on: Dataset, name: str | None, serialize: bool
+) -> Extraction:
+    """The model, its hyperparameters and its transformation DAG, from a fitted estimator."""
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    try:
+        check_is_fitted(estimator)
+    except NotFittedError:
+        raise SchemaError(
+            f"{type(estimator).__name__} is not fitted; call fit before tracking it as a model "
+            "(an unfitted estimator can be tracked as a training run with tracker.track_training)"
+        ) from None
+    failures: list[str] = []
+    parameters = _guarded(hyperparameters, estimator, "hyperparameters", failures) or []
+    types = {column.name: column.typing for column in trained_on.schema}
+    features = [column.name for column in trained_on.schema if column.name != trained_on.target]
+    columns = input_columns(estimator, fallback=features if not _is_wide(trained_on) else ())
+    dag = build_dag(estimator, columns, types)
+    failures += dag.failures
+    location = _serialized(estimator, tracker, name) if serialize else None
+    model = Model(
+        name=name or model_name(estimator),
+        learning_algorithm=learning_algorithm(estimator),
+        trained_on=trained_on.id,
+        framework=FRAMEWORK,
+        framework_version=sklearn.__version__,
+        location=location,
+        hyperparameters=parameters,
+        transforms=[transform.id for transform in dag.transforms],
+        input=[TypedColumn(name=column, typing=types.get(column, TypeHint.UNKNOWN)) for column in columns or ()],
+        annotations=_search_annotations(estimator),
+    )
+    return Extraction(model, tuple(dag.transforms), tuple(failures))
+
+
+def extract_training(estimator: Any) -> Extraction:
+    """A training run template: the hyperparameters the estimator is about to be fitted with."""
+    failures: list[str] = []
+    parameters = _guarded(hyperparameters, estimator, "hyperparameters", failures) or []
+    return Extraction(
+        TrainingRun(name=f"fit {model_name(estimator)}", hyperparameters=parameters), failures=tuple(failures)
+    )
+
+
+def extract_dataset(data: Any, name: str | None, target: Any) -> Extraction:
+    """A dataset describing ``data`` and ``target``."""
+    return Extraction(describe_data(data, target, name).dataset())
+
+
+def record_data(tracker: Tracker, data: Any, target: Any = None, name: str | None = None) -> Dataset:
+    """Track ``data`` as a dataset, reusing a stored dataset with the same content, target and rows.
+
+    So fitting again on the same data records it once (and computes its
+    statistics once), and a fit on data the user tracked before (a named split
+    ``derived_from`` its source, say) is linked to it.
+    """
+    described = describe_data(data, target, name)
+    stored = _same_stored_dataset(tracker, described, name_given=name is not None)
+    return stored or tracker.track_dataset(described.dataset())
+
+
+def _same_stored_dataset(tracker: Tracker, described: DataDescription, *, name_given: bool) -> Dataset | None:
+    """A stored dataset with the same content that the tracker would not change when writing it again."""
+    filters = {"experiment": tracker.experiment_name} if tracker.experiment_name else {}
+    for stored in tracker.find("dataset", fingerprint=described.fingerprint, limit=5, **filters):
+        assert isinstance(stored, Dataset)
+        if (
+            stored.target == described.target
+            and stored.row_count == described.row_count
+            and (not name_given or stored.name == described.name)
+        ):
+            return stored
+    return None
+
+
+def learning_algorithm(estimator: Any) -> str:
+    """What learns: the final step of a pipeline, the best estimator of a search, else the class."""
+    from sklearn.pipeline import Pipeline
+
+    if isinstance(estimator, Pipeline):
+        steps = [step for _, step in estimator.steps if step is not None and step != "passthrough"]
+        return learning_algorithm(steps[-1]) if steps else "Pipeline"
+    best = getattr(estimator, "best_estimator_", None)
+    if best is not None and hasattr(estimator, "cv_results_"):
+        return learning_algorithm(best)
+    return type(estimator).__name__
+
+
+def model_name(estimator: Any) -> str:
+    """A readable default name: the chain of a pipeline's steps, or the class name."""
+    from sklearn.pipeline import Pipeline
+
+    if isinstance(estimator, Pipeline):
+        return " -> ".join(type(step).__name__ if not isinstance(step, str) else step for _, step in estimator.steps)
+    best = getattr(estimator, "best_estimator_", None)
+    if best is not None and hasattr(estimator, "cv_results_"):
+        return f"{type(estimator).__name__} best: {model_name(best)}"
+    return type(estimator).__name__
+
+
+def _search_annotations(estimator: Any) -> dict[str, str]:
+    """Which candidate of a fitted search was chosen, and how many there were."""
+    results = getattr(estimator, "cv_results_", None)
+    best_index = getattr(estimator, "best_index_", None)
+    if results is None or best_index is None:
+        return {}
+    annotations = {
+        "sklearn.search.candidates": str(len(results["params"])),
+        "sklearn.search.splits": str(getattr(estimator, "n_splits_", "")),
+        "sklearn.search.best_index": str(int(best_index)),
+        "sklearn.search.best_params": json.dumps(
+            {key: plain_value(value) for key, value in estimator.best_params_.items()}, sort_keys=True
+        ),
+    }
+    best_score = getattr(estimator, "best_score_", None)
+    if best_score is not None:
+        annotations["sklearn.search.best_score"] = repr(float(best_score))
+    return annotations
+
+
+def _serialized(estimator: Any, tracker: Tracker, name: str | None) -> str:
+    file_name = f"{(name or type(estimator).__name__).replace('/', '_').replace(' ', '_')}.pkl"
+    return tracker.artifacts.put_bytes(pickle.dumps(estimator, protocol=pickle.HIGHEST_PROTOCOL), file_name)
+
+
+def _is_wide(dataset: Dataset) -> bool:
+    return any(column.typing is TypeHint.VECTOR for column in dataset.schema)
+
+
+def _guarded(function: Any, subject: Any, what: str, failures: list[str]) -> Any:
+    try:
+        return function(subject)
+    except Exception as exc:  # noqa: BLE001 (unreadable parameters: record the rest)
+        failures.append(f"{what}: {type(exc).__name__}: {exc}")
+        return None
