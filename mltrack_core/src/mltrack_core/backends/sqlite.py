@@ -230,7 +230,8 @@ class SqliteStore:
             connection = sqlite3.connect(
                 target, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False, uri=uri
             )
-            connection.execute("PRAGMA synchronous = NORMAL")  # in WAL mode: survives a process crash, fsync at checkpoints
+            # in WAL mode, NORMAL keeps commits across a crash of the process and syncs at checkpoints
+            connection.execute("PRAGMA synchronous = NORMAL")
         except sqlite3.Error as exc:
             raise self._store_error(exc) from exc
         with self._connections_lock:
