@@ -11,6 +11,7 @@ fingerprint (so copies under other names or ids count as the same data).
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from collections.abc import Mapping
@@ -258,42 +259,48 @@ class Leaderboard:
 
 
 def rank(tracker: Tracker, dataset_id: str, metric: str, *, procedure: str | None, limit: int | None) -> Leaderboard:
-    """The leaderboard of ``metric`` on the data of ``dataset_id``."""
+    """The leaderboard of ``metric`` on the data of ``dataset_id``.
+
+    Candidates are read as plain JSON documents; only the evaluations shown
+    become entities (a leaderboard may weigh thousands of evaluations).
+    """
     dataset = tracker.get(dataset_id, "dataset")
     assert isinstance(dataset, Dataset)
     dataset_ids = [dataset.id]
     if dataset.fingerprint:
         dataset_ids += [id_ for id_ in tracker.store.find(_fingerprint_query(dataset.fingerprint)) if id_ != dataset.id]
     scored = tracker.store.scores(dataset_ids, metric)
-    evaluations = tracker.get_many([id_ for id_, _ in scored])
-    datasets = tracker.get_many(dataset_ids)
+    documents = {
+        id_: json.loads(stored.document) for id_, stored in tracker.store.get([id_ for id_, _ in scored]).items()
+    }
+    targets = {id_: json.loads(stored.document).get("target") for id_, stored in tracker.store.get(dataset_ids).items()}
     excluded: list[tuple[str, str]] = []
-    candidates: list[tuple[Evaluation, float]] = []
+    candidates: list[tuple[dict[str, Any], float]] = []
     for id_, value in scored:
-        evaluation = evaluations[id_]
-        assert isinstance(evaluation, Evaluation)
-        evaluated = datasets.get(evaluation.on_dataset)
-        if isinstance(evaluated, Dataset) and evaluated.target != dataset.target:
-            excluded.append((id_, f"target column {evaluated.target!r}, not {dataset.target!r}"))
+        document = documents[id_]
+        target = targets.get(document["on_dataset"])
+        if target != dataset.target:
+            excluded.append((id_, f"target column {target!r}, not {dataset.target!r}"))
             continue
-        candidates.append((evaluation, value))
+        candidates.append((document, value))
     if procedure is None and candidates:
-        counts = Counter(evaluation.procedure for evaluation, _ in candidates)
+        counts = Counter(document.get("procedure") for document, _ in candidates)
         procedure = max(counts, key=lambda name: (counts[name], name is None, name or ""))
     kept = []
-    for evaluation, value in candidates:
-        if evaluation.procedure != procedure:
-            excluded.append((evaluation.id, f"procedure {evaluation.procedure!r}, not {procedure!r}"))
+    for document, value in candidates:
+        if document.get("procedure") != procedure:
+            excluded.append((document["id"], f"procedure {document.get('procedure')!r}, not {procedure!r}"))
         else:
-            kept.append((evaluation, value))
-    higher = _direction(metric, [evaluation for evaluation, _ in kept])
-    kept.sort(key=lambda item: (-item[1] if higher else item[1], item[0].creation_time, item[0].id))
+            kept.append((document, value))
+    higher = _direction(metric, [document for document, _ in kept])
+    kept.sort(key=lambda item: (-item[1] if higher else item[1], item[0]["creation_time"], item[0]["id"]))
     if limit is not None:
         kept = kept[:limit]
-    models = tracker.get_many([evaluation.computed_by for evaluation, _ in kept])
+    evaluations = tracker.get_many([document["id"] for document, _ in kept])
+    models = tracker.get_many([document["computed_by"] for document, _ in kept])
     entries = tuple(
-        LeaderboardEntry(position, value, evaluation, models[evaluation.computed_by])  # type: ignore[arg-type]
-        for position, (evaluation, value) in enumerate(kept, start=1)
+        LeaderboardEntry(position, value, evaluations[document["id"]], models[document["computed_by"]])  # type: ignore[arg-type]
+        for position, (document, value) in enumerate(kept, start=1)
     )
     return Leaderboard(dataset, metric, procedure, higher, entries, tuple(excluded))
 
@@ -304,11 +311,13 @@ def _fingerprint_query(fingerprint: str):  # noqa: ANN202
     return Query(kind="dataset", fingerprint=fingerprint)
 
 
-def _direction(metric: str, evaluations: list[Evaluation]) -> bool:
+def _direction(metric: str, evaluations: list[dict[str, Any]]) -> bool:
+    """The direction the evaluations' scores state for ``metric`` when they agree, else the metric's own."""
     stated = {
-        score.greater_is_better
+        score["greater_is_better"]
         for evaluation in evaluations
-        if (score := evaluation.score(metric)) is not None and score.greater_is_better is not None
+        for score in evaluation.get("scores", ())
+        if score["metric"] == metric and score.get("greater_is_better") is not None
     }
     return stated.pop() if len(stated) == 1 else greater_is_better(metric)
 

@@ -25,6 +25,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -58,6 +59,7 @@ __all__ = [
 ]
 
 MAX_ID_LENGTH = 512
+_NOT_IN_IDS = re.compile(r"[\s\x00-\x1f]")  # whitespace and control characters
 
 
 class TypeHint(str, enum.Enum):
@@ -172,7 +174,7 @@ def _identifier(value: Any, where: str) -> str:
     if isinstance(value, Entity):
         return value.id
     text = _text(value, where)
-    if len(text) > MAX_ID_LENGTH or any(ch.isspace() or ord(ch) < 32 for ch in text):
+    if len(text) > MAX_ID_LENGTH or _NOT_IN_IDS.search(text):
         raise SchemaError(f"{where}: id {text[:80]!r} must be at most {MAX_ID_LENGTH} characters without spaces")
     return text
 
