@@ -47,6 +47,13 @@ def core(session: nox.Session) -> None:
 
 
 @nox.session
+def consumers(session: nox.Session) -> None:
+    """Tests of the core's consumers: regression checks (pytest plugin, mltrack regress), email digests, imports."""
+    session.install(f"{CORE}[test,openml]", "scikit-learn")  # scikit-learn: the sample project the plugin is tested on
+    session.run("pytest", "mltrack_core/tests/consumers", *session.posargs)
+
+
+@nox.session
 def integration(session: nox.Session) -> None:
     """Cross-package tests: entry points with a separately installed backend plugin, contract suite on it."""
     session.install(f"{CORE}[test]", "./tests/plugins/mltrack-test-backend")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -15,6 +16,8 @@ def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     monkeypatch.setenv("MLTRACK_HOME", str(home))
     for variable in ("MLTRACK_URI", "MLTRACK_EXPERIMENT", "MLTRACK_TEAM", "MLTRACK_CREATOR", "MLTRACK_DISABLE_PLUGINS"):
         monkeypatch.delenv(variable, raising=False)
+    for variable in [name for name in os.environ if name.startswith(("MLTRACK_SMTP_", "MLTRACK_NOTIFY_"))]:
+        monkeypatch.delenv(variable)  # a developer's own digest settings must not make the tests send mail
     previous = mt.set_tracker(None)
     yield
     mt.set_tracker(previous)

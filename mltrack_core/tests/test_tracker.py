@@ -279,3 +279,28 @@ def test_logging_emits_no_warning(tracker):
         with tracker.track_training(name="r") as run:
             for step in range(100):
                 run.log("loss", step)
+
+
+def test_restore_writes_entities_as_they_are(tracker):
+    dataset = mt.Dataset(name="imported", creator="someone else", creation_time=1_000)
+    run = mt.TrainingRun(
+        name="old run",
+        state="FINISHED",
+        start_time=2_000,
+        end_time=3_000,
+        trained_on=dataset,
+        scores_over_time=[mt.ScoreAtTime(metric="loss", value=0.5, timestamp=2_500, epoch=0)],
+    )
+    assert [entity.id for entity in tracker.restore([run, dataset])] == [run.id, dataset.id]
+    assert tracker.get(dataset.id) == dataset  # no creator, team or experiment added
+    assert tracker.get(run.id) == run  # times, state and points kept
+    assert tracker.restore([run, dataset]) == []  # identical again: nothing new
+    with pytest.raises(mt.ConflictError):
+        tracker.restore([mt.Dataset(id=dataset.id, name="changed")])
+
+
+def test_transforms_can_be_described_by_hand(tracker):
+    scaler = tracker.track_transform(name="scaler", operator="StandardScaler")
+    assert tracker.track_transform(scaler) == scaler
+    with pytest.raises(mt.SchemaError, match="takes a Transform or keyword fields"):
+        tracker.track_transform("scaler")

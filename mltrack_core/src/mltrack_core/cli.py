@@ -34,7 +34,11 @@ _KIND_ALIASES = {
 }
 
 
-LAZY_COMMANDS: dict[str, str] = {}
+LAZY_COMMANDS: dict[str, str] = {
+    "import": "mltrack_core.consumers_cli:import_command",
+    "notify": "mltrack_core.consumers_cli:notify",
+    "regress": "mltrack_core.consumers_cli:regress",
+}
 """Commands defined in other modules, imported only when used: name -> "module:attribute"."""
 
 

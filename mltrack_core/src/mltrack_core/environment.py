@@ -19,7 +19,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-__all__ = ["ML_PACKAGES", "base_environment", "package_versions"]
+__all__ = ["ML_PACKAGES", "base_environment", "git_facts", "package_versions"]
 
 ML_PACKAGES = {
     # import name -> distribution name
@@ -63,7 +63,7 @@ def base_environment() -> dict[str, str]:
         value = _quietly(read)
         if value:
             facts[key] = value
-    facts.update(_git_facts(_script_directory()))
+    facts.update(git_facts(_script_directory()))
     return facts
 
 
@@ -137,7 +137,8 @@ def _script_directory() -> Path:
     return Path.cwd()
 
 
-def _git_facts(folder: Path) -> dict[str, str]:
+def git_facts(folder: Path) -> dict[str, str]:
+    """The commit (``git.commit``), dirty flag, branch and root of the git repository holding ``folder``."""
     if shutil.which("git") is None:
         return {}
 

@@ -31,7 +31,6 @@ from mltrack_core import (
     ConflictError,
     DanglingReferenceError,
     Dataset,
-    Extraction,
     Model,
     Parameter,
     RunStateError,
@@ -61,21 +60,16 @@ def sample_experiment(tracker: Tracker) -> dict[str, object]:
     test = tracker.track_dataset(
         name="iris-test", derived_from=[full], fingerprint="sha256:iris-test", target="species"
     )
-    scaler = Transform(
+    scaler = tracker.track_transform(
         name="scaler", operator="StandardScaler", output=[TypedColumn(name="x0", typing=TypeHint.DOUBLE)]
     )
-    classifier = Transform(name="classifier", operator="LogisticRegression", input_transforms=[scaler.id])
-    model = tracker._write(  # a model with its transforms, as framework plugins store it
-        Extraction(
-            Model(
-                name="iris-lr",
-                learning_algorithm="LogisticRegression",
-                trained_on=train.id,
-                transforms=[scaler.id, classifier.id],
-                hyperparameters=[Parameter.of("C", 0.5, default=1.0)],
-            ),
-            related=(scaler, classifier),
-        )
+    classifier = tracker.track_transform(name="classifier", operator="LogisticRegression", input_transforms=[scaler])
+    model = tracker.track_model(
+        name="iris-lr",
+        learning_algorithm="LogisticRegression",
+        trained_on=train,
+        transforms=[scaler, classifier],
+        hyperparameters=[Parameter.of("C", 0.5, default=1.0)],
     )
     run = tracker.track_training(name="iris-lr fit", trained_on=train)
     for epoch in range(3):
@@ -118,11 +112,10 @@ class StoreContract:
         recorded = sample_experiment(tracker)
         for entity in recorded.values():
             stored = tracker.get(entity.id)  # type: ignore[attr-defined]
-            expected = tracker._complete(entity)  # type: ignore[arg-type]
             if entity.KIND == "run":  # type: ignore[attr-defined]
                 assert [point.value for point in stored.scores_over_time] == [1.0, 0.5, 1.0 / 3]
                 stored = dataclasses.replace(stored, scores_over_time=())
-            assert stored == expected
+            assert stored == entity
 
     def test_unknown_ids_are_not_found(self, tracker: Tracker) -> None:
         assert tracker.get_many(["nope"]) == {}
@@ -158,21 +151,25 @@ class StoreContract:
         transform = Transform(name="scaler")
         broken = Model(name="m", learning_algorithm="lr", trained_on="ds-missing", transforms=[transform.id])
         with pytest.raises(DanglingReferenceError):
-            tracker._write(Extraction(broken, related=(transform,)))
+            tracker.restore([transform, broken])
         assert tracker.count() == 0
         dataset = tracker.track_dataset(name="d")
         taken = tracker.track_dataset(name="taken")
         conflicting = dataclasses.replace(taken, name="changed")
         with pytest.raises(ConflictError):
-            tracker._write(Extraction(conflicting, related=(Dataset(name="new", derived_from=[dataset]),)))
+            tracker.restore([Dataset(name="new", derived_from=[dataset]), conflicting])
         assert {entity.name for entity in tracker.find("dataset")} == {"d", "taken"}
 
     def test_references_may_point_into_the_same_write(self, tracker: Tracker) -> None:
         dataset = Dataset(name="d")
         transform = Transform(name="t")
         model = Model(name="m", learning_algorithm="lr", trained_on=dataset.id, transforms=[transform.id])
-        stored = tracker._write(Extraction(model, related=(dataset, transform)))
-        assert stored.id == model.id and tracker.count() == 3
+        assert [entity.id for entity in tracker.restore([model, transform, dataset])] == [
+            model.id,
+            transform.id,
+            dataset.id,
+        ]
+        assert tracker.count() == 3
 
     def test_parameter_values_of_any_size_are_stored_whole(self, tracker: Tracker) -> None:
         dataset = tracker.track_dataset(name="d")

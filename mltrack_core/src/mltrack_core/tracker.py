@@ -41,16 +41,16 @@ from mltrack_core.schema import (
     ScoreAtTime,
     TrainingRun,
     TrainingState,
+    Transform,
     entity_from_json,
     now_ms,
 )
-from mltrack_core.store import Point, Query, Store, record_of
+from mltrack_core.store import Point, Query, Store, conflict_error, record_of
 
 if TYPE_CHECKING:
     import pluggy
 
     from mltrack_core.artifacts import ArtifactStore
-
     from mltrack_core.lineage import Comparability, Leaderboard, Lineage, ModelDiff
 
 __all__ = ["Tracker", "connect", "default_uri", "get_tracker", "resolve_uri", "set_tracker"]
@@ -372,6 +372,57 @@ class Tracker:
         )
         stored = self._write(Extraction(run, related))
         return LiveRun(self, stored, subject=subject, helpers=helpers)
+
+    def track_transform(self, transform: Transform | None = None, /, **fields: Any) -> Transform:
+        """Record a feature transformation (a vertex of a model's DAG) for models to name in ``transforms``.
+
+        Framework plugins record transforms with the models they extract;
+        this is for transformations described by hand.
+        """
+        if isinstance(transform, Transform):
+            _no_extra_fields(fields, "a Transform object")
+            return self._write(Extraction(transform))
+        if transform is not None:
+            raise SchemaError(f"track_transform takes a Transform or keyword fields, not {type(transform).__name__}")
+        return self._write(Extraction(Transform(**fields)))
+
+    def restore(self, entities: Sequence[Entity]) -> list[Entity]:
+        """Write entities exactly as they are, for importers; return those newly written.
+
+        Unlike the ``track_*`` methods, nothing is added (creator, team,
+        experiment, environment stay as given) and training runs keep their
+        times, state and scores over time. The rules still hold: ids are
+        write-once (identical content is a no-op) and references must exist,
+        in the store or among ``entities``. The entities are written in one
+        transaction; an ended run then gets its points and its end state.
+        """
+        entities = list({entity.id: entity for entity in entities}.values())
+        stored_runs = self.store.get([entity.id for entity in entities if isinstance(entity, TrainingRun)])
+        records = []
+        for entity in entities:
+            if not isinstance(entity, TrainingRun):
+                records.append(record_of(entity))
+            elif entity.id not in stored_runs:
+                records.append(record_of(_as_started(entity)))
+            elif stored_runs[entity.id].document != record_of(entity).document:
+                raise conflict_error(record_of(entity))
+        runs = [entity for entity in entities if isinstance(entity, TrainingRun) and entity.id not in stored_runs]
+        written = set(self.store.put(records))
+        points = [
+            Point(run.id, point.metric, point.value, point.epoch, point.step, point.timestamp)
+            for run in runs
+            if run.id in written
+            for point in run.scores_over_time
+        ]
+        if points:
+            self.store.append_points(points)
+        for run in runs:
+            if run.id in written and run.state is not TrainingState.TRAINING:
+                self.store.update_run(record_of(run))
+        new = [entity for entity in entities if entity.id in written]
+        if new:
+            self._notify("mltrack_entities_stored", tracker=self, entities=new)
+        return new
 
     def track_prediction(
         self,
@@ -730,6 +781,11 @@ def _scores(scores: Any) -> tuple[Score, ...]:
         else:
             raise SchemaError(f"cannot read a score from {item!r:.60}: give a Score or a (metric, value) pair")
     return tuple(converted)
+
+
+def _as_started(run: TrainingRun) -> TrainingRun:
+    """A run as it was while training: what a store accepts metric points for."""
+    return dataclasses.replace(run, state=TrainingState.TRAINING, end_time=None, for_model=None, scores_over_time=())
 
 
 def _scores_over_time(points: Sequence[Point]) -> tuple[ScoreAtTime, ...]:
