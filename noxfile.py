@@ -34,13 +34,16 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def core(session: nox.Session) -> None:
-    """Tests of mltrack-core: schema, tracker, memory and SQLite stores, lineage, CLI, export."""
-    session.install(f"{CORE}[test]")
+    """Tests of mltrack-core: schema, tracker, stores, lineage, CLI, export, the metadata server and its client.
+
+    The server and its REST client run in front of memory and SQLite stores here; in front of
+    PostgreSQL in the ``postgresql`` session.
+    """
+    session.install(f"{CORE}[test,server]")
     session.run(
         "pytest",
         "mltrack_core/tests",
         "--ignore=mltrack_core/tests/postgresql",
-        "--ignore=mltrack_core/tests/server",
         "--ignore=mltrack_core/tests/consumers",
         *session.posargs,
     )
@@ -88,8 +91,9 @@ def postgresql(session: nox.Session) -> None:
             "(starts a throwaway PostgreSQL server on 127.0.0.1, installing it from Debian's packages "
             "when missing, and stops it afterwards)"
         )
-    session.install(f"{CORE}[test,postgresql]")
+    session.install(f"{CORE}[test,server,postgresql]")
     session.run("pytest", "mltrack_core/tests/postgresql", *session.posargs)
+    session.run("pytest", "mltrack_core/tests/server", "-m", "postgresql", *session.posargs)
 
 
 @nox.session(python="3.11")
@@ -113,10 +117,12 @@ def demo(session: nox.Session) -> None:
 
 @nox.session(default=False)
 def benchmarks(session: nox.Session) -> None:
-    """Print the speed figures of the core and of mltrack-sklearn (tracking overhead on a fit)."""
-    session.install(CORE, f"{SKLEARN}[instruments]", env=COMPILE_BYTECODE)
+    """Print the speed figures: core, scikit-learn overhead, consumers, the server over SQLite and PostgreSQL."""
+    session.install(f"{CORE}[server,postgresql]", f"{SKLEARN}[instruments]", "pytest", env=COMPILE_BYTECODE)
     session.run("python", "benchmarks/core_bench.py", *session.posargs)
     session.run("python", "benchmarks/sklearn_overhead.py")
+    session.run("python", "benchmarks/consumers_bench.py")
+    session.run(".ci/postgresql.sh", "run", "--durable", "--", "python", "benchmarks/server_bench.py", external=True)
 
 
 @nox.session(python="3.11", default=False)

@@ -201,3 +201,25 @@ def test_defaults_are_left_out_of_the_json():
 def test_text_that_utf8_cannot_encode_is_refused(build):
     with pytest.raises(mt.SchemaError, match="UTF-8"):
         build()
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: mt.ConfusionMatrix(labels=5, matrix=[[1]]),
+        lambda: mt.ConfusionMatrix(labels=["a"], matrix=[1]),
+        lambda: mt.Histogram(column="c", bucket_values=[1], bucket_labels=7),
+        lambda: mt.DataStatistic(name="s", value=1, columns="abc"),
+    ],
+)
+def test_lists_given_as_something_else_are_schema_errors(build):
+    with pytest.raises(mt.SchemaError, match="expected a list"):
+        build()
+
+
+def test_values_nested_too_deeply_are_schema_errors():
+    value: list = []
+    for _ in range(500):
+        value = [value]
+    with pytest.raises(mt.SchemaError, match="nest more than 100 levels"):
+        mt.Parameter(name="deep", value=value)

@@ -38,6 +38,8 @@ LAZY_COMMANDS: dict[str, str] = {
     "import": "mltrack_core.consumers_cli:import_command",
     "notify": "mltrack_core.consumers_cli:notify",
     "regress": "mltrack_core.consumers_cli:regress",
+    "server": "mltrack_core.server.cli:server",
+    "sync": "mltrack_core.server.cli:sync",
 }
 """Commands defined in other modules, imported only when used: name -> "module:attribute"."""
 

@@ -290,7 +290,7 @@ class PointWriter:
         self._retry_delay = WRITE_INTERVAL_SECONDS
         tracker = self._tracker_ref()
         if tracker is not None:
-            tracker._notify("mltrack_points_appended", tracker=tracker, points=batch)
+            tracker.notify_observers("mltrack_points_appended", tracker=tracker, points=batch)
         return []
 
     def _write_each_run(self, batch: list[tuple]) -> list[tuple]:

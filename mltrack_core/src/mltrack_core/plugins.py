@@ -8,7 +8,7 @@ entry point's name is the URI scheme it opens::
     mystore = "mystore_package.plugin"
 
 Setting ``MLTRACK_DISABLE_PLUGINS`` to a comma-separated list of plugin names
-(entry-point names, or ``memory``, ``sqlite``, ``postgresql`` for the built-ins) keeps them from
+(entry-point names, or ``memory``, ``sqlite``, ``postgresql``, ``rest`` for the built-ins) keeps them from
 loading. A plugin that fails to import or declares unknown hooks is reported
 with a :class:`PluginWarning` and skipped; it never stops mltrack.
 """
@@ -67,9 +67,9 @@ def _load_entry_points(manager: pluggy.PluginManager) -> None:
 
 
 def _register_builtins(manager: pluggy.PluginManager) -> None:
-    from mltrack_core.backends import memory, postgresql, sqlite
+    from mltrack_core.backends import memory, postgresql, rest, sqlite
 
-    for name, plugin in (("memory", memory), ("sqlite", sqlite), ("postgresql", postgresql)):
+    for name, plugin in (("memory", memory), ("sqlite", sqlite), ("postgresql", postgresql), ("rest", rest)):
         if not manager.is_blocked(name) and manager.get_plugin(name) is None:
             manager.register(plugin, name=name)
 

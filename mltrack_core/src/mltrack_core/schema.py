@@ -255,24 +255,40 @@ def _text_map(value: Any, where: str) -> FrozenDict:
     return FrozenDict(items)
 
 
-def _json_value(value: Any, where: str) -> Any:
+MAX_NESTING = 100
+"""How deeply lists and mappings may nest inside one value."""
+
+
+def _json_value(value: Any, where: str, depth: int = 0) -> Any:
     """A JSON-compatible value, frozen: lists become tuples, dicts FrozenDicts."""
+    if depth > MAX_NESTING:
+        field_name = where.partition("[")[0]
+        raise SchemaError(f"{field_name}: lists and mappings nest more than {MAX_NESTING} levels deep")
     if isinstance(value, str):
         return _encodable(value, where)
     if value is None or isinstance(value, (bool, int, float)):
         return value
     if isinstance(value, (list, tuple)):
-        return tuple(_json_value(item, f"{where}[{index}]") for index, item in enumerate(value))
+        return tuple(_json_value(item, f"{where}[{index}]", depth + 1) for index, item in enumerate(value))
     if isinstance(value, Mapping):
         frozen = {}
         for key, item in value.items():
             if not isinstance(key, str):
                 raise _fail(f"{where} key", "a string", key)
-            frozen[_encodable(key, f"{where} key")] = _json_value(item, f"{where}[{key!r}]")
+            frozen[_encodable(key, f"{where} key")] = _json_value(item, f"{where}[{key!r}]", depth + 1)
         return FrozenDict(frozen)
     if hasattr(value, "tolist"):  # numpy scalars and arrays, without importing numpy
-        return _json_value(value.tolist(), where)
+        return _json_value(value.tolist(), where, depth)
     raise _fail(where, "a JSON-compatible value (None, bool, number, str, list or dict); convert it to str", value)
+
+
+def _items(value: Any, where: str) -> Iterable[Any]:
+    """The items of a list-like value (None is empty); text and mappings are not lists."""
+    if value is None:
+        return ()
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
+        raise _fail(where, "a list", value)
+    return value
 
 
 def _number(value: Any, where: str) -> float:
@@ -556,9 +572,9 @@ class ScoreAtTime(_Struct):
 class ConfusionMatrix(_Struct):
     """A confusion matrix: ``matrix[i][j]`` counts items of true class ``labels[i]`` predicted as ``labels[j]``."""
 
-    labels: tuple[str, ...] = _field(lambda value, where: tuple(_text(str(v), where) for v in value))
+    labels: tuple[str, ...] = _field(lambda value, where: tuple(_text(str(v), where) for v in _items(value, where)))
     matrix: tuple[tuple[int, ...], ...] = _field(
-        lambda value, where: tuple(tuple(_count(v, where) for v in row) for row in value)
+        lambda value, where: tuple(tuple(_count(v, where) for v in _items(row, where)) for row in _items(value, where))
     )
 
     def __post_init__(self) -> None:
@@ -581,7 +597,9 @@ class Histogram(_Struct):
 
     column: str = _field(_text)
     bucket_values: tuple[Any, ...] = _field(_json_value)
-    bucket_labels: tuple[str, ...] = _field(lambda value, where: tuple(str(v) for v in value or ()), default=())
+    bucket_labels: tuple[str, ...] = _field(
+        lambda value, where: tuple(str(v) for v in _items(value, where)), default=()
+    )
     typing: TypeHint | None = _field(_optional_enum(TypeHint), default=None)
     name: str | None = _field(_optional_text, default=None)
 
@@ -604,7 +622,9 @@ class DataStatistic(_Struct):
 
     name: str = _field(_text)
     value: Any = _field(_json_value)
-    columns: tuple[str, ...] = _field(lambda value, where: tuple(_text(v, where) for v in value or ()), default=())
+    columns: tuple[str, ...] = _field(
+        lambda value, where: tuple(_text(v, where) for v in _items(value, where)), default=()
+    )
     typing: TypeHint | None = _field(_optional_enum(TypeHint), default=None)
 
     def __post_init__(self) -> None:

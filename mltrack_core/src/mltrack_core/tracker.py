@@ -421,7 +421,7 @@ class Tracker:
                 self.store.update_run(record_of(run))
         new = [entity for entity in entities if entity.id in written]
         if new:
-            self._notify("mltrack_entities_stored", tracker=self, entities=new)
+            self.notify_observers("mltrack_entities_stored", tracker=self, entities=new)
         return new
 
     def track_prediction(
@@ -571,7 +571,7 @@ class Tracker:
         written = set(self.store.put([record_of(entity) for entity in entities]))
         stored = [entity for entity in entities if entity.id in written]
         if stored:
-            self._notify("mltrack_entities_stored", tracker=self, entities=stored)
+            self.notify_observers("mltrack_entities_stored", tracker=self, entities=stored)
         if entities[-1].id in written:
             return entities[-1]
         return self.get(entities[-1].id)  # an identical entity was stored before: return it as stored
@@ -691,7 +691,7 @@ class Tracker:
             **fields,
         )
         self.store.update_run(record_of(ended))
-        self._notify("mltrack_run_ended", tracker=self, run=ended)
+        self.notify_observers("mltrack_run_ended", tracker=self, run=ended)
         return ended
 
     def _finish_runs_of(self, subject: Any, model: Model) -> None:
@@ -707,8 +707,12 @@ class Tracker:
                 self._writer = PointWriter(self)
             return self._writer
 
-    def _notify(self, hook_name: str, **arguments: Any) -> None:
-        """Call every observer of ``hook_name``; a failing observer is reported, never fatal."""
+    def notify_observers(self, hook_name: str, **arguments: Any) -> None:
+        """Call every observer of ``hook_name`` (an observer hook of :mod:`mltrack_core.hookspecs`).
+
+        The tracker calls this after its own writes; a server calls it for writes
+        it receives. A failing observer is reported with a warning, never fatal.
+        """
         for implementation in getattr(self.plugins.hook, hook_name).get_hookimpls():
             try:
                 implementation.function(**{name: arguments[name] for name in implementation.argnames})

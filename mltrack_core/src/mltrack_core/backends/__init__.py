@@ -1,1 +1,1 @@
-"""Built-in storage backends: ``memory://``, ``sqlite://`` and ``postgresql://``."""
+"""Built-in storage backends: ``memory://``, ``sqlite://``, ``postgresql://`` and the REST client (``http(s)://``)."""

@@ -1,0 +1,577 @@
+"""The ``http://`` and ``https://`` backend: a client of the mltrack metadata service.
+
+``MLTRACK_URI=http://host:8686`` sends everything the tracker records to a
+server started with ``mltrack server`` (a path prefix after the port is kept,
+for a server behind a reverse proxy). The bearer token comes from
+``MLTRACK_TOKEN``, or from the URI: ``https://TOKEN@host`` (or
+``https://any-name:TOKEN@host``); it is never part of ``tracker.uri``.
+
+Requests go through one keep-alive :class:`requests.Session`. Metric points
+travel in the batches the tracker's background writer makes. Transient
+failures (connection refused or dropped, timeouts, 502/503/504) are retried
+with exponential backoff, which is safe because creating an entity again is a
+no-op and a metric batch whose answer was lost is looked for on the server
+before it is sent again.
+
+**When the server is unreachable** writes are not lost and never raise: they
+go to an offline spool on local disk (``$MLTRACK_SPOOL``, else
+``$MLTRACK_HOME/spool/``; see :mod:`mltrack_core.backends.spool`) and are
+sent, in order, as soon as the server answers again: on the next write or
+read of any client of that server on this machine, when the tracker is
+closed, or with ``mltrack sync``. While the server is unreachable the client
+does not wait for it on every call: it tries again after a pause that grows
+from 1 to 30 seconds. A refused token or a failing server keeps the spooled
+writes where they are (the error is raised); only writes the server refuses
+as wrong are set aside (see below).
+
+**Reads while writes are spooled.** Before a read, spooled writes are sent
+first, so a client reads its own writes. When the server cannot be reached,
+:meth:`RestStore.get` answers from what this client knows: the documents
+waiting in the spool and those it wrote or read before (the run being ended,
+the dataset a model is trained on), so ``run.finish()`` and
+``track_model(..., trained_on=dataset)`` keep working; ids it does not know,
+and every query (find, count, lineage, leaderboards, a run's points), raise
+:class:`~mltrack_core.errors.StoreUnavailableError`. Writes the server
+refuses when they are finally sent (a conflict made meanwhile by another
+client, say) are kept in the spool's ``rejected`` table, reported with a
+:class:`~mltrack_core.errors.TrackingWarning` and listed by ``mltrack sync``.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import random
+import threading
+import time
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
+
+from mltrack_core.errors import (
+    MissingDependencyError,
+    MltrackError,
+    NotFoundError,
+    StoreError,
+    StoreUnavailableError,
+    TrackingWarning,
+)
+from mltrack_core.hookspecs import hookimpl
+from mltrack_core.store import Link, Point, Query, Record, StoredDocument
+
+if TYPE_CHECKING:
+    import requests
+
+    from mltrack_core.backends.spool import Spool, SpooledWrite
+
+__all__ = [
+    "SCHEMES",
+    "SPOOL_VARIABLE",
+    "TOKEN_VARIABLE",
+    "RestStore",
+    "SyncResult",
+    "server_uri",
+    "spool_folder",
+    "spool_of",
+]
+
+SCHEMES = ("http", "https")
+TOKEN_VARIABLE = "MLTRACK_TOKEN"
+SPOOL_VARIABLE = "MLTRACK_SPOOL"
+ATTEMPTS = 4
+"""Tries of one request before the server counts as unreachable (backoff 0.2 s, 0.4 s, 0.8 s between them)."""
+CONNECT_TIMEOUT_SECONDS = 5.0
+READ_TIMEOUT_SECONDS = 120.0
+OFFLINE_PAUSE_SECONDS = (1.0, 30.0)
+"""First and longest pause before an unreachable server is tried again."""
+KNOWN_DOCUMENTS = 4096
+"""How many documents written or read are remembered for reads while the server is unreachable."""
+_TRANSIENT_STATUSES = {429, 502, 503, 504}
+_MAYBE_PROCESSED_STATUSES = {502, 504}  # a proxy answered: the server may have done the work
+_REFUSED_STATUSES = {400, 404, 409, 413, 422}  # the write itself is wrong: sending it again cannot help
+
+
+@hookimpl
+def mltrack_store_schemes() -> list[str]:
+    return list(SCHEMES)
+
+
+@hookimpl
+def mltrack_open_store(uri: str) -> RestStore | None:
+    if uri.partition("://")[0].lower() not in SCHEMES:
+        return None
+    return RestStore(uri)
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    """What :meth:`RestStore.sync` did: writes sent, writes still waiting, writes the server refused."""
+
+    server: str
+    spool: str
+    sent: int
+    pending: int
+    rejected: int
+    reachable: bool
+
+
+class _Unreachable(Exception):
+    """The server did not answer (after retries); ``maybe_sent``: the request may have been processed."""
+
+    def __init__(self, reason: str, maybe_sent: bool) -> None:
+        super().__init__(reason)
+        self.maybe_sent = maybe_sent
+
+
+_SPOOLED: dict[str, Any] = {}  # what _write returns when the write went to the spool
+
+
+class RestStore:
+    """A :class:`~mltrack_core.store.Store` served by an mltrack metadata server."""
+
+    def __init__(self, uri: str, *, token: str | None = None, spool_folder: os.PathLike[str] | None = None) -> None:
+        try:
+            import requests
+            import requests.adapters
+        except ImportError as exc:  # pragma: no cover - requests is a dependency of mltrack-core
+            raise MissingDependencyError("the http(s):// backend needs requests: pip install requests") from exc
+        parts = urlsplit(uri)
+        if parts.scheme.lower() not in SCHEMES or not parts.hostname:
+            raise StoreError(f"cannot read a server address from {_without_credentials(uri)!r}: write http://host:port")
+        if parts.query or parts.fragment:
+            raise StoreError(f"{_without_credentials(uri)!r}: a server URI takes no ?query or #fragment")
+        uri_token = unquote(parts.password or parts.username or "") or None
+        self.uri = server_uri(uri)
+        self._token = token or uri_token or os.environ.get(TOKEN_VARIABLE) or None
+        self._requests = requests
+        self._session = requests.Session()
+        adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=32, max_retries=0)
+        self._session.mount("http://", adapter)
+        self._session.mount("https://", adapter)
+        self._session.headers.update({"Content-Type": "application/json", "User-Agent": "mltrack-rest-client/1"})
+        if self._token:
+            self._session.headers["Authorization"] = f"Bearer {self._token}"
+        self.spool: Spool = spool_of(self.uri, spool_folder)
+        self._state_lock = threading.Lock()
+        self._offline_until = 0.0
+        self._offline_pause = OFFLINE_PAUSE_SECONDS[0]
+        self._warned_offline = False
+        self._known: collections.OrderedDict[str, StoredDocument] = collections.OrderedDict()
+        self._replaying = threading.Lock()
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"<RestStore {self.uri}>"
+
+    # ------------------------------------------------------------ writes
+
+    def put(self, records: Sequence[Record]) -> list[str]:
+        body = '{"entities":[' + ",".join(record.document for record in records) + "]}"
+        documents = [(record.id, record.kind, record.document) for record in records]
+        answer = self._write("put", "/v1/entities", body, documents=documents)
+        self._remember(documents)
+        if answer is _SPOOLED:
+            return list(dict.fromkeys(record.id for record in records))
+        return answer["written"]
+
+    def update_run(self, record: Record) -> None:
+        path = f"/v1/runs/{quote(record.id, safe='')}/end"
+        documents = [(record.id, record.kind, record.document)]
+        self._write("end", path, '{"run":' + record.document + "}", documents=documents)
+        self._remember(documents)
+
+    def append_points(self, points: Sequence[Point]) -> None:
+        if not points:
+            return
+        rows = json.dumps(points, separators=(",", ":"))  # tuples become JSON arrays
+        self._write("points", "/v1/points", rows, points=len(points))
+
+    # ------------------------------------------------------------ reads
+
+    def get(self, ids: Sequence[str]) -> dict[str, StoredDocument]:
+        unique = list(dict.fromkeys(ids))
+        if not unique:
+            return {}
+        try:
+            answer = self._read("POST", "/v1/entities/lookup", {"ids": unique})
+        except StoreUnavailableError:
+            return self._known_documents(unique)
+        found = {
+            id_: StoredDocument(document["kind"], _canonical(document)) for id_, document in answer["entities"].items()
+        }
+        if self.spool.has_pending():  # writes still waiting (another process is sending them) are newer
+            found.update(self.spool.documents(unique))
+        self._remember([(id_, stored.kind, stored.document) for id_, stored in found.items()])
+        return found
+
+    def find(self, query: Query) -> list[str]:
+        return self._read("POST", "/v1/query/ids", _query_json(query))["ids"]
+
+    def count(self, query: Query) -> int:
+        return self._read("POST", "/v1/query/count", _query_json(query))["count"]
+
+    def links(self, ids: Sequence[str], direction: Literal["out", "in"]) -> list[Link]:
+        answer = self._read("POST", "/v1/links", {"ids": list(dict.fromkeys(ids)), "direction": direction})
+        return [Link(*link) for link in answer["links"]]
+
+    def scores(self, dataset_ids: Sequence[str], metric: str) -> list[tuple[str, float]]:
+        answer = self._read("POST", "/v1/scores", {"datasets": list(dict.fromkeys(dataset_ids)), "metric": metric})
+        return [(id_, value) for id_, value in answer["scores"]]
+
+    def points(self, run_id: str) -> list[Point]:
+        try:
+            answer = self._read("GET", f"/v1/runs/{quote(run_id, safe='')}/points")
+        except NotFoundError:
+            return []  # the Store contract: an unknown run has no points
+        return [Point(*point) for point in answer["points"]]
+
+    # ------------------------------------------------------------ the spool
+
+    def sync(self, wait: float = 60.0) -> SyncResult:
+        """Send the spooled writes now, in order; wait up to ``wait`` s for another process replaying them."""
+        with self._state_lock:
+            self._offline_until = 0.0  # try now, whatever the pause
+        sent, reachable = self._replay(wait)
+        return SyncResult(
+            server=self.uri,
+            spool=str(self.spool.path),
+            sent=sent,
+            pending=self.spool.pending(),
+            rejected=len(self.spool.rejected()),
+            reachable=reachable,
+        )
+
+    def close(self, *, send_spooled: bool = True) -> None:
+        """Send what the spool holds (when the server answers and ``send_spooled``), then release the session."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if send_spooled and self.spool.has_pending() and not self._offline():
+                self._replay(wait=5.0)
+        except MltrackError as exc:  # the writes stay in the spool for mltrack sync
+            warnings.warn(f"mltrack: spooled writes to {self.uri} were not sent: {exc}", TrackingWarning, stacklevel=2)
+        self.spool.close()
+        self._session.close()
+
+    # ------------------------------------------------------------ internals: writing
+
+    def _write(
+        self,
+        operation: Literal["put", "end", "points"],
+        path: str,
+        body: str,
+        *,
+        documents: Sequence[tuple[str, str, str]] = (),
+        points: int = 0,
+    ) -> dict[str, Any]:
+        if self.spool.has_pending():
+            self._replay(wait=0.0)
+        if self._offline() or self.spool.has_pending():
+            self.spool.add(operation, path, body, documents=documents, points=points)
+            return _SPOOLED
+        try:
+            answer = self._send(operation, path, body)
+        except _Unreachable as exc:
+            self._went_offline(str(exc))
+            self.spool.add(operation, path, body, documents=documents, points=points, maybe_sent=exc.maybe_sent)
+            return _SPOOLED
+        if self._warned_offline:
+            self._back_online()
+        return answer
+
+    def _send(self, operation: str, path: str, body: str, *, maybe_sent: bool = False) -> dict[str, Any]:
+        """Send one write, retrying transient failures; raises _Unreachable when they do not pass.
+
+        Metric points come as a JSON array of rows (as the spool keeps them, so they can be merged).
+        """
+        reason = ""
+        for attempt in range(ATTEMPTS):
+            if attempt:
+                time.sleep(0.2 * 2 ** (attempt - 1) * (1 + random.random() / 2))
+            if maybe_sent and operation == "points":
+                try:
+                    if self._points_stored(body):
+                        return {"appended": None}
+                except _Unreachable as exc:
+                    reason = str(exc)
+                    continue
+            try:
+                response = self._request("POST", path, '{"points":' + body + "}" if operation == "points" else body)
+            except _Unreachable as exc:
+                maybe_sent = maybe_sent or exc.maybe_sent
+                reason = str(exc)
+                continue
+            if response.status_code in _TRANSIENT_STATUSES:
+                maybe_sent = maybe_sent or response.status_code in _MAYBE_PROCESSED_STATUSES
+                reason = f"HTTP {response.status_code}: {_message_of(response)}"
+                continue
+            return self._answer(response)
+        raise _Unreachable(reason, maybe_sent)
+
+    def _points_stored(self, body: str) -> bool:
+        """Whether a batch of points whose answer was lost is stored: it must end every run it touched.
+
+        A batch is appended in one transaction and only this client appends to
+        its runs, so either every run ends with its part of the batch, or none does.
+        """
+        by_run: dict[str, list[list[Any]]] = {}
+        for row in json.loads(body):
+            by_run.setdefault(row[0], []).append(row)
+        for run_id, rows in by_run.items():
+            response = self._request("GET", f"/v1/runs/{quote(run_id, safe='')}/points?tail={len(rows)}")
+            if response.status_code in _TRANSIENT_STATUSES:
+                raise _Unreachable(f"HTTP {response.status_code}", maybe_sent=True)
+            if response.status_code == 404:
+                return False
+            stored = self._answer(response)["points"]
+            if len(stored) != len(rows) or not all(map(_same_point, stored, rows)):
+                return False
+        return True
+
+    def _replay(self, wait: float) -> tuple[int, bool]:
+        """Send spooled writes in order until none is left or the server stops answering.
+
+        Returns (writes sent, whether the server answered). One thread of this
+        process and one process of this machine replay at a time; others return at once
+        (or wait up to ``wait`` seconds).
+        """
+        from filelock import FileLock, Timeout
+
+        if self._offline():
+            return 0, False
+        acquired = self._replaying.acquire(timeout=wait) if wait > 0 else self._replaying.acquire(blocking=False)
+        if not acquired:
+            return 0, True
+        sent = 0
+        try:
+            with FileLock(self.spool.lock_path(), timeout=wait if wait > 0 else 0, thread_local=False):
+                while (write := self.spool.claim_first()) is not None:
+                    outcome = self._replay_one(write)
+                    if outcome is None:
+                        return sent, False
+                    sent += outcome
+        except Timeout:
+            return sent, True
+        finally:
+            self._replaying.release()
+        self._back_online()
+        return sent, True
+
+    def _replay_one(self, write: SpooledWrite) -> int | None:
+        """Send one spooled write: 1 when stored, 0 when the server refused it, None when unreachable."""
+        try:
+            self._send(write.operation, write.path, write.body, maybe_sent=write.maybe_sent)
+        except _Unreachable as exc:
+            self._went_offline(str(exc))
+            return None
+        except MltrackError as exc:
+            if getattr(exc, "http_status", None) not in _REFUSED_STATUSES:
+                raise  # not the write's fault (a token refused, the server failing): it stays in the spool
+            self.spool.reject(write, f"{type(exc).__name__}: {exc}")
+            warnings.warn(
+                f"mltrack: the server {self.uri} refused a write kept while it was unreachable "
+                f"({write.operation} {write.path}): {exc}; it is kept in {self.spool.path} (mltrack sync --status)",
+                TrackingWarning,
+                stacklevel=4,
+            )
+            return 0
+        self.spool.remove(write)
+        return 1
+
+    # ------------------------------------------------------------ internals: reading
+
+    def _read(self, method: str, path: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
+        """A read, after the spooled writes are sent; StoreUnavailableError when the server cannot be reached."""
+        if self.spool.has_pending():
+            self._replay(wait=30.0)
+        if self._offline():
+            raise self._unavailable("it did not answer a moment ago")
+        body = None if payload is None else json.dumps(payload, separators=(",", ":"))
+        reason = ""
+        for attempt in range(ATTEMPTS):
+            if attempt:
+                time.sleep(0.2 * 2 ** (attempt - 1) * (1 + random.random() / 2))
+            try:
+                response = self._request(method, path, body)
+            except _Unreachable as exc:
+                reason = str(exc)
+                continue
+            if response.status_code in _TRANSIENT_STATUSES:
+                reason = f"HTTP {response.status_code}: {_message_of(response)}"
+                continue
+            return self._answer(response)
+        self._went_offline(reason)
+        raise self._unavailable(reason)
+
+    def _known_documents(self, ids: list[str]) -> dict[str, StoredDocument]:
+        found = self.spool.documents(ids)
+        with self._state_lock:
+            for id_ in ids:
+                if id_ not in found and id_ in self._known:
+                    found[id_] = self._known[id_]
+        missing = [id_ for id_ in ids if id_ not in found]
+        if missing:
+            shown = ", ".join(repr(id_) for id_ in missing[:5]) + (" ..." if len(missing) > 5 else "")
+            raise self._unavailable(f"and this client has not seen {shown} before")
+        return found
+
+    def _remember(self, documents: Sequence[tuple[str, str, str]]) -> None:
+        with self._state_lock:
+            for id_, kind, document in documents:
+                self._known[id_] = StoredDocument(kind, document)
+                self._known.move_to_end(id_)
+            while len(self._known) > KNOWN_DOCUMENTS:
+                self._known.popitem(last=False)
+
+    # ------------------------------------------------------------ internals: HTTP
+
+    def _request(self, method: str, path: str, body: str | None = None) -> requests.Response:
+        requests = self._requests
+        try:
+            return self._session.request(
+                method,
+                self.uri + path,
+                data=None if body is None else body.encode("utf-8"),
+                timeout=(CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS),
+            )
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise _Unreachable(_reason(exc), maybe_sent=not _never_sent(exc)) from exc
+
+    def _answer(self, response: requests.Response) -> dict[str, Any]:
+        """The JSON of a successful answer, or the mltrack error the server reported."""
+        if response.ok:
+            return json.loads(response.content)
+        from mltrack_core.server.errors import error_class
+
+        try:
+            answer = json.loads(response.content)
+            error, message = answer["error"], answer["message"]
+        except (ValueError, KeyError, TypeError):
+            error, message = None, f"HTTP {response.status_code}: {response.text[:200]}"
+        if response.status_code == 401:
+            message = f"{message} (server {self.uri}; set {TOKEN_VARIABLE})"
+        exc = error_class(error, response.status_code)(message)
+        exc.http_status = response.status_code  # type: ignore[attr-defined]
+        raise exc
+
+    # ------------------------------------------------------------ internals: offline state
+
+    def _offline(self) -> bool:
+        with self._state_lock:
+            return time.monotonic() < self._offline_until
+
+    def _went_offline(self, reason: str) -> None:
+        with self._state_lock:
+            self._offline_until = time.monotonic() + self._offline_pause
+            self._offline_pause = min(self._offline_pause * 2, OFFLINE_PAUSE_SECONDS[1])
+            warn = not self._warned_offline
+            self._warned_offline = True
+        if warn:
+            warnings.warn(
+                f"mltrack: the metadata server {self.uri} is unreachable ({reason}); writes are kept in "
+                f"{self.spool.path} and sent when it answers again (or run: mltrack sync)",
+                TrackingWarning,
+                stacklevel=5,
+            )
+
+    def _back_online(self) -> None:
+        with self._state_lock:
+            self._offline_until = 0.0
+            self._offline_pause = OFFLINE_PAUSE_SECONDS[0]
+            self._warned_offline = False
+
+    def _unavailable(self, reason: str) -> StoreUnavailableError:
+        waiting = self.spool.pending()
+        spooled = f"; {waiting} write(s) wait in {self.spool.path} (mltrack sync sends them)" if waiting else ""
+        return StoreUnavailableError(f"the metadata server {self.uri} cannot be reached ({reason}){spooled}")
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def server_uri(uri: str) -> str:
+    """The server's URI as mltrack shows and files it: credentials and a trailing slash removed."""
+    return _without_credentials(uri).rstrip("/")
+
+
+def spool_folder() -> Path:
+    """Where spools are kept: ``$MLTRACK_SPOOL``, else the ``spool`` folder in ``$MLTRACK_HOME`` (``~/.mltrack``)."""
+    from mltrack_core.artifacts import mltrack_home
+
+    return Path(os.environ.get(SPOOL_VARIABLE) or mltrack_home() / "spool").expanduser()
+
+
+def spool_of(uri: str, folder: os.PathLike[str] | str | None = None) -> Spool:
+    """The offline spool of the server ``uri`` (in ``folder``, default :func:`spool_folder`)."""
+    from mltrack_core.backends.spool import Spool, spool_path
+
+    where = Path(folder) if folder is not None else spool_folder()
+    return Spool(spool_path(where, server_uri(uri)), server_uri(uri))
+
+
+def _without_credentials(uri: str) -> str:
+    parts = urlsplit(uri)
+    if "@" not in parts.netloc:
+        return uri
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
+def _canonical(document: dict[str, Any]) -> str:
+    from mltrack_core.schema import canonical_json
+
+    return canonical_json(document)
+
+
+def _query_json(query: Query) -> dict[str, Any]:
+    fields = {
+        "kind": query.kind,
+        "name": query.name,
+        "experiment": query.experiment,
+        "fingerprint": query.fingerprint,
+        "state": query.state,
+        "links": [list(link) for link in query.links],
+        "labels": [list(label) for label in query.labels],
+        "created_after": query.created_after,
+        "created_before": query.created_before,
+        "limit": query.limit,
+        "offset": query.offset,
+    }
+    return {key: value for key, value in fields.items() if value not in (None, [])}
+
+
+def _same_point(stored: Sequence[Any], sent: Sequence[Any]) -> bool:
+    if list(stored[:2]) != list(sent[:2]) or list(stored[3:]) != list(sent[3:]):
+        return False
+    a, b = stored[2], sent[2]
+    return a == b or ((a is None or a != a) and (b is None or b != b))  # NaN is stored as NULL by SQLite
+
+
+def _never_sent(exc: Exception) -> bool:
+    """Whether a failed request certainly never reached the server (the connection was not even made)."""
+    import requests
+    from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    reason = exc.args[0] if exc.args else None
+    reason = getattr(reason, "reason", reason)  # urllib3's MaxRetryError wraps the cause
+    return isinstance(reason, (NewConnectionError, ConnectTimeoutError))
+
+
+def _reason(exc: Exception) -> str:
+    reason = exc.args[0] if exc.args else exc
+    reason = getattr(reason, "reason", reason)
+    text = str(reason)
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+def _message_of(response: requests.Response) -> str:
+    try:
+        return str(json.loads(response.content)["message"])[:200]
+    except (ValueError, KeyError, TypeError):
+        return response.reason or ""

@@ -1,0 +1,740 @@
+"""The ASGI application of the metadata service, built with FastAPI.
+
+The server holds no state of its own: every request reads or writes the
+backing store, so several processes may serve one PostgreSQL store behind a
+load balancer. It enforces the tracker's rules itself: entities are rebuilt
+from the posted JSON (the schema validates them), records and content hashes
+are computed here, and the store checks lineage and write-once atomically.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import logging
+import os
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from mltrack_core.errors import (
+    MissingDependencyError,
+    MltrackError,
+    NotFoundError,
+    RunStateError,
+    SchemaError,
+    StoreError,
+)
+
+try:
+    from fastapi import Depends, FastAPI, Query, Request
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.openapi.utils import get_openapi
+    from fastapi.responses import Response
+    from starlette.exceptions import HTTPException
+except ImportError as exc:  # pragma: no cover - depends on the installation
+    raise MissingDependencyError(
+        f"the mltrack server needs FastAPI and uvicorn ({exc.name} is missing): pip install 'mltrack-core[server]'"
+    ) from exc
+
+from mltrack_core.schema import Entity, Evaluation, Prediction, TrainingRun, TrainingState, entity_from_json
+from mltrack_core.server import models
+from mltrack_core.server.auth import ANONYMOUS, READ, WRITE, Principal, TokenSet
+from mltrack_core.server.errors import PROTOCOL_ERRORS, error_body, status_of
+from mltrack_core.store import Query as StoreQuery
+from mltrack_core.store import record_of
+
+__all__ = [
+    "DEFAULT_MAX_BODY_BYTES",
+    "MAX_BODY_VARIABLE",
+    "STORE_VARIABLE",
+    "ServerSettings",
+    "app_from_environment",
+    "create_app",
+]
+
+STORE_VARIABLE = "MLTRACK_SERVER_STORE"
+MAX_BODY_VARIABLE = "MLTRACK_SERVER_MAX_BODY"
+DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
+"""Largest request body accepted by default (a batch of 50,000 metric points takes about 5 MB)."""
+
+API_VERSION = "1"
+logger = logging.getLogger("mltrack.server")
+
+_LINK_PARAMETERS = (
+    "trained_on",
+    "derived_from",
+    "transforms",
+    "input_transforms",
+    "for_model",
+    "computed_by",
+    "on_dataset",
+    "for_prediction",
+)
+_FIXED_AT_START = ("id", "start_time")
+_SET_AT_END = ("state", "end_time", "for_model", "annotations", "scores_over_time")
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """What a server process needs: the backing store, the tokens, the body size limit."""
+
+    store_uri: str
+    tokens: TokenSet = dataclasses.field(default_factory=TokenSet)
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+
+    @classmethod
+    def from_environment(cls) -> ServerSettings:
+        """Settings from ``MLTRACK_SERVER_STORE``, ``MLTRACK_SERVER_MAX_BODY`` and the token variables."""
+        from mltrack_core.tracker import default_uri
+
+        limit = os.environ.get(MAX_BODY_VARIABLE)
+        return cls(
+            store_uri=os.environ.get(STORE_VARIABLE) or default_uri(),
+            tokens=TokenSet.from_environment(),
+            max_body_bytes=parse_size(limit, MAX_BODY_VARIABLE) if limit else DEFAULT_MAX_BODY_BYTES,
+        )
+
+
+def parse_size(text: str, where: str) -> int:
+    """Bytes from ``"32M"``, ``"512K"``, ``"1G"`` or a plain number."""
+    units = {"K": 1024, "M": 1024**2, "G": 1024**3}
+    cleaned = text.strip().upper().removesuffix("B").removesuffix("I")
+    factor = units.get(cleaned[-1:], 1)
+    number = cleaned[:-1] if cleaned[-1:] in units else cleaned
+    if not number.isdigit() or int(number) <= 0:
+        raise SchemaError(f"{where}: {text!r} is not a size; write e.g. 32M, 512K or 1048576")
+    return int(number) * factor
+
+
+def app_from_environment() -> FastAPI:
+    """The app configured from the environment (for ``uvicorn --factory`` and other ASGI servers)."""
+    return create_app(ServerSettings.from_environment())
+
+
+# ---------------------------------------------------------------- responses
+
+
+class JsonResponse(Response):
+    """JSON answers; NaN and infinities keep Python's spelling, as in stored documents."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        if isinstance(content, bytes):
+            return content
+        return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _documents_json(documents: Sequence[str]) -> str:
+    """A JSON array of stored documents, which are JSON text already (no parsing needed)."""
+    return "[" + ",".join(documents) + "]"
+
+
+def _error(status: int, error: str, message: str, headers: dict[str, str] | None = None) -> JsonResponse:
+    return JsonResponse(error_body(error, message, status), status_code=status, headers=headers)
+
+
+# ---------------------------------------------------------------- middleware (plain ASGI)
+
+
+class _BodyTooLarge(HTTPException):
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"the request body is larger than this server's limit of {limit} bytes "
+                              f"({MAX_BODY_VARIABLE}); send smaller batches")  # fmt: skip
+
+
+class BodyLimit:
+    """Refuses request bodies over ``limit`` bytes (declared or streamed) with a 413 JSON answer."""
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            too_large = _BodyTooLarge(self.limit)
+            response = _error(413, PROTOCOL_ERRORS[413], too_large.detail, {"connection": "close"})
+            await response(scope, receive, send)
+            return
+        received = 0
+
+        async def limited_receive() -> dict:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise _BodyTooLarge(self.limit)
+            return message
+
+        await self.app(scope, limited_receive, send)
+
+
+class AccessLog:
+    """Logs one line per request: client, method, path, status, duration and the token's name (never the token)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def recording_send(message: dict) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, recording_send)
+        finally:
+            client = scope.get("client") or ("-", 0)
+            principal = scope.get("state", {}).get("principal", "-")
+            logger.info(
+                '%s "%s %s" %d %.1fms %s',
+                client[0],
+                scope["method"],
+                scope["path"],
+                status,
+                (time.perf_counter() - started) * 1000,
+                principal,
+            )
+
+
+# ---------------------------------------------------------------- authentication
+
+
+def _authenticate(request: Request) -> Principal:
+    tokens: TokenSet = request.app.state.settings.tokens
+    if not tokens.required:
+        return ANONYMOUS
+    challenge = {"WWW-Authenticate": 'Bearer realm="mltrack"'}
+    header = request.headers.get("authorization")
+    if not header:
+        raise HTTPException(
+            401,
+            "this server requires a bearer token: send 'Authorization: Bearer TOKEN' "
+            "(mltrack clients read it from MLTRACK_TOKEN or from the URI, http://TOKEN@host:port)",
+            headers=challenge,
+        )
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise HTTPException(401, "the Authorization header must be 'Bearer TOKEN'", headers=challenge)
+    principal = tokens.identify(token.strip())
+    if principal is None:
+        raise HTTPException(401, "the bearer token is not valid on this server", headers=challenge)
+    return principal
+
+
+def _require(scope: Literal["read", "write"]) -> Callable[[Request], Any]:
+    async def check(request: Request) -> Principal:
+        principal = _authenticate(request)
+        request.state.principal = principal.name
+        if not principal.may(scope):
+            raise HTTPException(
+                403, f"the token {principal.name!r} may only read; writing needs a token with write scope"
+            )
+        return principal
+
+    return check
+
+
+Reader = Annotated[Principal, Depends(_require(READ))]
+Writer = Annotated[Principal, Depends(_require(WRITE))]
+
+
+# ---------------------------------------------------------------- the rules, applied on the server
+
+
+def _entities_from(documents: Sequence[dict[str, Any]]) -> list[Entity]:
+    entities = []
+    for index, document in enumerate(documents):
+        where = f"entities[{index}]"
+        try:
+            entity = entity_from_json(document)
+        except SchemaError as exc:
+            raise SchemaError(f"{where}: {exc}") from None
+        except RecursionError:
+            raise SchemaError(f"{where}: the document is nested too deeply") from None
+        except (TypeError, ValueError, AttributeError, KeyError) as exc:  # a converter choked on a wrong type
+            raise SchemaError(f"{where} ({document.get('kind')} {document.get('id')!r}): {exc}") from None
+        if isinstance(entity, TrainingRun) and entity.scores_over_time:
+            raise SchemaError(
+                f"{where}: training run {entity.id!r} carries scores_over_time; "
+                "append metric points with POST /v1/points"
+            )
+        entities.append(entity)
+    return entities
+
+
+def _records_of(entities: Sequence[Entity]) -> list[Any]:
+    try:
+        return [record_of(entity) for entity in entities]
+    except RecursionError:
+        raise SchemaError("an entity is nested too deeply to be stored") from None
+
+
+def _check_predictions_match(tracker: Any, entities: Sequence[Entity]) -> None:
+    """An evaluation made for a prediction must name the prediction's model and dataset."""
+    in_batch = {entity.id: entity for entity in entities}
+    for evaluation in entities:
+        if not isinstance(evaluation, Evaluation) or evaluation.for_prediction is None:
+            continue
+        prediction = in_batch.get(evaluation.for_prediction) or tracker.get_many([evaluation.for_prediction]).get(
+            evaluation.for_prediction
+        )
+        if isinstance(prediction, Prediction) and (
+            prediction.computed_by != evaluation.computed_by or prediction.on_dataset != evaluation.on_dataset
+        ):
+            raise SchemaError(
+                f"evaluation {evaluation.id!r} is for prediction {prediction.id!r}, which model "
+                f"{prediction.computed_by!r} computed on dataset {prediction.on_dataset!r}; the evaluation names "
+                f"model {evaluation.computed_by!r} and dataset {evaluation.on_dataset!r}"
+            )
+
+
+def _ended_run_from(run_id: str, document: dict[str, Any]) -> TrainingRun:
+    (ended,) = _entities_from([document])
+    if not isinstance(ended, TrainingRun):
+        raise SchemaError(f"run: expected a training run document (kind 'run'), got kind {ended.KIND!r}")
+    if ended.id != run_id:
+        raise SchemaError(f"run: the document's id {ended.id!r} is not the run {run_id!r} of the path")
+    if ended.state is TrainingState.TRAINING or ended.end_time is None:
+        raise RunStateError(f"training run {run_id!r}: an ended run needs state FINISHED or FAILED and an end_time")
+    return ended
+
+
+def _check_end_changes(started: TrainingRun, ended: TrainingRun) -> None:
+    """What the tracker allows when a run ends: fields empty at the start may be filled in, nothing else changes."""
+    for spec in dataclasses.fields(TrainingRun):
+        name = spec.name
+        before, after = getattr(started, name), getattr(ended, name)
+        if name in _SET_AT_END or before == after:
+            continue
+        if name in _FIXED_AT_START:
+            raise RunStateError(f"training run {started.id!r}: {name} cannot change when the run ends")
+        if before not in (None, (), {}):
+            raise RunStateError(
+                f"training run {started.id!r}: {name} was recorded when the run started and cannot change; "
+                "only fields left empty then can be filled in at the end"
+            )
+    changed = sorted(key for key, value in started.annotations.items() if ended.annotations.get(key) != value)
+    if changed:
+        raise RunStateError(f"training run {started.id!r}: annotation(s) {', '.join(changed)} are already set")
+
+
+def _stored_run(tracker: Any, run_id: str) -> TrainingRun:
+    found = tracker.get_many([run_id], with_scores=False).get(run_id)
+    if found is None:
+        raise NotFoundError(f"no training run {run_id!r} in this store")
+    if not isinstance(found, TrainingRun):
+        raise NotFoundError(f"{run_id!r} is a {found.KIND}, not a training run")
+    return found
+
+
+def _query_of(body: models.QueryIn) -> StoreQuery:
+    return StoreQuery(
+        kind=body.kind,
+        name=body.name,
+        experiment=body.experiment,
+        fingerprint=body.fingerprint,
+        state=body.state,
+        links=tuple(body.links),
+        labels=tuple(body.labels),
+        created_after=body.created_after,
+        created_before=body.created_before,
+        limit=body.limit,
+        offset=body.offset,
+    )
+
+
+def _labels_of(pairs: Sequence[str], scope: str, parameter: str) -> tuple[tuple[str, str, str], ...]:
+    labels = []
+    for pair in pairs:
+        key, separator, value = pair.partition("=")
+        if not separator or not key:
+            raise SchemaError(f"{parameter}={pair!r}: write {parameter}=KEY=VALUE")
+        labels.append((scope, key, value))
+    return tuple(labels)
+
+
+# ---------------------------------------------------------------- error answers
+
+
+def _location(loc: Sequence[Any]) -> str:
+    text = ""
+    for part in loc[1:] if loc and loc[0] in ("body", "query", "path") else loc:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return text.lstrip(".") or "body"
+
+
+def _validation_message(exc: RequestValidationError) -> tuple[int, str, str]:
+    problems = exc.errors()
+    for problem in problems:
+        if problem.get("type") == "json_invalid":
+            detail = problem.get("ctx", {}).get("error", "invalid JSON")
+            return (
+                400,
+                "BadRequest",
+                f"the request body is not valid JSON: {detail} (at character {problem['loc'][-1]})",
+            )
+    parts = []
+    for problem in problems[:5]:
+        given = repr(problem.get("input"))
+        given = given if len(given) <= 60 else given[:57] + "..."
+        parts.append(f"{_location(problem.get('loc', ()))}: {problem.get('msg')} (got {given})")
+    more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+    return 422, "SchemaError", "; ".join(parts) + more
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(MltrackError)
+    async def mltrack_error(request: Request, exc: MltrackError) -> JsonResponse:
+        status = status_of(exc)
+        if isinstance(exc, StoreError) and status >= 500:
+            logger.error("store failure on %s %s: %s", request.method, request.url.path, exc)
+        return _error(status, type(exc).__name__, str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JsonResponse:
+        status, error, message = _validation_message(exc)
+        return _error(status, error, message)
+
+    @app.exception_handler(HTTPException)
+    async def protocol_error(request: Request, exc: HTTPException) -> JsonResponse:
+        detail = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = f"no such endpoint: {request.method} {request.url.path} (the API is described at /openapi.json)"
+        elif exc.status_code == 405:
+            detail = f"{request.method} is not allowed on {request.url.path} (see /openapi.json)"
+        return _error(exc.status_code, PROTOCOL_ERRORS.get(exc.status_code, "HTTPError"), detail, exc.headers)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JsonResponse:
+        logger.exception("unexpected failure on %s %s", request.method, request.url.path)
+        return _error(500, "InternalServerError", f"the server failed ({type(exc).__name__}); see the server's log")
+
+
+# ---------------------------------------------------------------- the app
+
+
+def create_app(settings: ServerSettings | str) -> FastAPI:
+    """The metadata service over the store ``settings.store_uri`` (a URI alone means: no tokens, default limit).
+
+    The store is opened when the app starts (in each worker process) and closed when it stops.
+    """
+    if isinstance(settings, str):
+        settings = ServerSettings(settings)
+    scheme = settings.store_uri.partition("://")[0].lower()
+    if scheme in ("http", "https"):
+        raise StoreError(
+            f"the server needs a store it opens itself (sqlite://, postgresql://, ...), not another server: "
+            f"{settings.store_uri.partition('://')[0]}://..."
+        )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from mltrack_core.tracker import connect
+
+        tracker = connect(settings.store_uri)
+        app.state.tracker = tracker
+        token_note = f"{len(settings.tokens)} token(s)" if settings.tokens.required else "no tokens (open to anyone)"
+        logger.info("serving the store %s; %s; bodies up to %d bytes", tracker.uri, token_note, settings.max_body_bytes)
+        try:
+            yield
+        finally:
+            tracker.close()
+            logger.info("closed the store %s", tracker.uri)
+
+    app = FastAPI(
+        title="mltrack metadata service",
+        version=API_VERSION,
+        summary="Metadata and provenance of machine-learning experiments, shared by a team.",
+        description=(
+            "Create and read datasets, models, transforms, training runs, predictions and evaluations; "
+            "append training metrics in batches; ask lineage, comparability and leaderboard questions. "
+            "Stored entities are write-once (re-creating identical content is a no-op) and every id an entity "
+            "names must be stored. Errors are JSON: {error, message, status}. "
+            "Authenticate with 'Authorization: Bearer TOKEN' when the server has tokens."
+        ),
+        lifespan=lifespan,
+        default_response_class=JsonResponse,
+        redoc_url=None,
+        responses={"default": {"model": models.ErrorOut, "description": "An error: its type, a message, the status"}},
+    )
+    app.state.settings = settings
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(AccessLog)
+    _install_error_handlers(app)
+    _add_routes(app)
+    _add_entity_schemas(app)
+    return app
+
+
+def _add_entity_schemas(app: FastAPI) -> None:
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = get_openapi(
+                title=app.title,
+                version=app.version,
+                summary=app.summary,
+                description=app.description,
+                routes=app.routes,
+            )
+            document = models.with_entity_references(document)
+            document.setdefault("components", {}).setdefault("schemas", {}).update(models.entity_component_schemas())
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _tracker(request: Request) -> Any:
+    return request.app.state.tracker
+
+
+def _add_routes(app: FastAPI) -> None:
+    @app.get("/v1/health", tags=["service"], summary="Whether the server and its store answer")
+    def health(request: Request) -> JsonResponse:
+        """Answers 200 when the server can read its store (no token needed)."""
+        _tracker(request).store.get(["health-check"])
+        return JsonResponse({"status": "ok", "api": API_VERSION})
+
+    # ------------------------------------------------------------ entities
+
+    @app.post("/v1/entities", tags=["entities"], response_model=models.WriteOut, summary="Store entities")
+    def put_entities(body: models.EntitiesIn, request: Request, principal: Writer) -> JsonResponse:
+        """Store entities of any kinds in one transaction: all are written, or none.
+
+        Re-sending an entity with identical content (creation time aside) is a no-op, so retries are
+        safe; other content under a stored id is refused (409). Every id an entity names must be
+        stored, or be in the same request, with the right kind (422 otherwise).
+        """
+        tracker = _tracker(request)
+        entities = _entities_from(body.entities)
+        _check_predictions_match(tracker, entities)
+        written = tracker.store.put(_records_of(entities))
+        new = set(written)
+        if new:
+            tracker.notify_observers(
+                "mltrack_entities_stored", tracker=tracker, entities=[e for e in entities if e.id in new]
+            )
+        unchanged = list(dict.fromkeys(entity.id for entity in entities if entity.id not in new))
+        return JsonResponse({"written": written, "unchanged": unchanged})
+
+    @app.get("/v1/entities", tags=["entities"], response_model=models.ListOut, summary="List entities")
+    def list_entities(
+        request: Request,
+        principal: Reader,
+        kind: models.Kind | None = None,
+        name: str | None = None,
+        experiment: str | None = None,
+        fingerprint: str | None = None,
+        state: Literal["TRAINING", "FINISHED", "FAILED"] | None = None,
+        trained_on: str | None = None,
+        derived_from: str | None = None,
+        transforms: str | None = None,
+        input_transforms: str | None = None,
+        for_model: str | None = None,
+        computed_by: str | None = None,
+        on_dataset: str | None = None,
+        for_prediction: str | None = None,
+        tag: Annotated[list[str], Query(description="KEY=VALUE; repeat for several")] = [],  # noqa: B006
+        annotation: Annotated[list[str], Query(description="KEY=VALUE; repeat for several")] = [],  # noqa: B006
+        created_after: Annotated[int | None, Query(ge=0, description="ms since 1970")] = None,
+        created_before: Annotated[int | None, Query(ge=0, description="ms since 1970")] = None,
+        limit: Annotated[int, Query(ge=0, le=1000)] = 50,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> JsonResponse:
+        """Entities matching every given filter, newest first, one page at a time (runs without their points)."""
+        named = (
+            trained_on,
+            derived_from,
+            transforms,
+            input_transforms,
+            for_model,
+            computed_by,
+            on_dataset,
+            for_prediction,
+        )
+        links = tuple(
+            (relation, target) for relation, target in zip(_LINK_PARAMETERS, named, strict=True) if target is not None
+        )
+        query = StoreQuery(
+            kind=kind,
+            name=name,
+            experiment=experiment,
+            fingerprint=fingerprint,
+            state=state,
+            links=links,
+            labels=_labels_of(tag, "tag", "tag") + _labels_of(annotation, "annotation", "annotation"),
+            created_after=created_after,
+            created_before=created_before,
+            limit=limit,
+            offset=offset,
+        )
+        store = _tracker(request).store
+        ids = store.find(query)
+        found = store.get(ids)
+        documents = _documents_json([found[id_].document for id_ in ids if id_ in found])
+        total = store.count(query)
+        text = f'{{"total":{total},"offset":{offset},"limit":{limit},"entities":{documents}}}'
+        return JsonResponse(text.encode("utf-8"))
+
+    @app.get(
+        "/v1/entities/{entity_id}", tags=["entities"], response_model=models.EntityDocument, summary="Read one entity"
+    )
+    def get_entity(entity_id: str, request: Request, principal: Reader, with_scores: bool = True) -> JsonResponse:
+        """The entity's document; a training run comes with its scores over time unless ``with_scores=false``."""
+        found = _tracker(request).get_many([entity_id], with_scores=with_scores).get(entity_id)
+        if found is None:
+            raise NotFoundError(f"no entity with id {entity_id!r} in this store")
+        return JsonResponse(found.to_json())
+
+    @app.post("/v1/entities/lookup", tags=["entities"], response_model=models.EntitiesOut, summary="Read many")
+    def lookup(body: models.IdsIn, request: Request, principal: Reader) -> JsonResponse:
+        """The stored documents of those ids that exist (unknown ids are left out; runs without points)."""
+        found = _tracker(request).store.get(body.ids)
+        pairs = ",".join(f"{json.dumps(id_)}:{stored.document}" for id_, stored in found.items())
+        return JsonResponse(f'{{"entities":{{{pairs}}}}}'.encode())
+
+    @app.post("/v1/query/ids", tags=["queries"], response_model=models.IdsOut, summary="Ids matching a query")
+    def query_ids(body: models.QueryIn, request: Request, principal: Reader) -> JsonResponse:
+        """Ids of the entities matching every condition, newest first, paged."""
+        return JsonResponse({"ids": _tracker(request).store.find(_query_of(body))})
+
+    @app.post("/v1/query/count", tags=["queries"], response_model=models.CountOut, summary="Count a query")
+    def query_count(body: models.QueryIn, request: Request, principal: Reader) -> JsonResponse:
+        """How many entities match (limit and offset ignored)."""
+        return JsonResponse({"count": _tracker(request).store.count(_query_of(body))})
+
+    # ------------------------------------------------------------ lineage and provenance questions
+
+    @app.post("/v1/links", tags=["lineage"], response_model=models.LinksOut, summary="Lineage edges")
+    def links(body: models.LinksIn, request: Request, principal: Reader) -> JsonResponse:
+        """Edges leaving (``out``: what the ids name) or entering (``in``: what names them) the ids."""
+        return JsonResponse({"links": _tracker(request).store.links(body.ids, body.direction)})
+
+    @app.post("/v1/scores", tags=["lineage"], response_model=models.ScoresOut, summary="Scores on datasets")
+    def scores(body: models.ScoresIn, request: Request, principal: Reader) -> JsonResponse:
+        """(evaluation id, value) of every evaluation on one of the datasets with a scalar score of the metric."""
+        return JsonResponse({"scores": _tracker(request).store.scores(body.datasets, body.metric)})
+
+    @app.get(
+        "/v1/entities/{entity_id}/lineage",
+        tags=["lineage"],
+        response_model=dict[str, Any],
+        summary="Lineage of an entity",
+    )
+    def lineage(
+        entity_id: str,
+        request: Request,
+        principal: Reader,
+        direction: Literal["upstream", "downstream"] = "upstream",
+        depth: Annotated[int | None, Query(ge=0)] = None,
+    ) -> JsonResponse:
+        """What the entity was derived from (upstream) or what was derived from it (downstream)."""
+        return JsonResponse(_tracker(request).lineage(entity_id, direction, depth).to_json())
+
+    @app.get(
+        "/v1/evaluations/{a}/comparable/{b}",
+        tags=["lineage"],
+        response_model=dict[str, Any],
+        summary="Can two evaluations be compared",
+    )
+    def comparable(a: str, b: str, request: Request, principal: Reader, metric: str | None = None) -> JsonResponse:
+        """Comparable when computed on the same data, with a metric in common and the same procedure."""
+        answer = _tracker(request).comparable(a, b, metric)
+        return JsonResponse({"comparable": answer.comparable, "reasons": answer.reasons, "metrics": answer.metrics})
+
+    @app.get(
+        "/v1/datasets/{dataset_id}/leaderboard",
+        tags=["lineage"],
+        response_model=dict[str, Any],
+        summary="Leaderboard on a dataset",
+    )
+    def leaderboard(
+        dataset_id: str,
+        request: Request,
+        principal: Reader,
+        metric: str,
+        procedure: str | None = None,
+        limit: Annotated[int | None, Query(ge=1)] = None,
+    ) -> JsonResponse:
+        """Evaluations of the metric on the same data, best first, only mutually comparable ones."""
+        board = _tracker(request).leaderboard(dataset_id, metric, procedure=procedure, limit=limit)
+        return JsonResponse(board.to_json())
+
+    @app.get(
+        "/v1/models/{a}/diff/{b}",
+        tags=["lineage"],
+        response_model=dict[str, Any],
+        summary="What differs between two models",
+    )
+    def diff(a: str, b: str, request: Request, principal: Reader) -> JsonResponse:
+        """Only what differs: hyperparameters, transforms, training data, environment, model fields."""
+        return JsonResponse(_tracker(request).diff(a, b).to_json())
+
+    # ------------------------------------------------------------ training runs
+
+    @app.post("/v1/points", tags=["training runs"], response_model=models.PointsOut, summary="Append metrics")
+    def append_points(body: models.PointsIn, request: Request, principal: Writer) -> JsonResponse:
+        """Append metric points of running training runs, in order, in one transaction (all or none)."""
+        tracker = _tracker(request)
+        points = body.points  # validated (run, metric, value, epoch, step, timestamp) tuples: what stores take
+        tracker.store.append_points(points)
+        tracker.notify_observers("mltrack_points_appended", tracker=tracker, points=points)
+        return JsonResponse({"appended": len(points)})
+
+    @app.get("/v1/runs/{run_id}/points", tags=["training runs"], response_model=models.RunPointsOut)
+    def run_points(
+        run_id: str, request: Request, principal: Reader, tail: Annotated[int | None, Query(ge=0)] = None
+    ) -> JsonResponse:
+        """The run's metric points in the order they were appended; ``tail=N`` returns only the last N."""
+        tracker = _tracker(request)
+        _stored_run(tracker, run_id)
+        points = tracker.store.points(run_id)
+        total = len(points)
+        if tail is not None:
+            points = points[max(0, total - tail) :] if tail else []
+        return JsonResponse({"run": run_id, "total": total, "points": points})
+
+    @app.post("/v1/runs/{run_id}/end", tags=["training runs"], response_model=models.EndRunOut, summary="End a run")
+    def end_run(run_id: str, body: models.EndRunIn, request: Request, principal: Writer) -> JsonResponse:
+        """End a training run once: FINISHED or FAILED, with its end time and model.
+
+        Only fields the run was started without may be filled in; annotations may only be added.
+        Sending the same ended run again is a no-op (``changed`` false).
+        """
+        tracker = _tracker(request)
+        ended = _ended_run_from(run_id, body.run)
+        started = _stored_run(tracker, run_id)
+        ended = dataclasses.replace(ended, creation_time=started.creation_time)  # creation time aside, as in put
+        if started.state is not TrainingState.TRAINING:
+            return _already_ended(started, ended)
+        _check_end_changes(started, ended)
+        try:
+            tracker.store.update_run(record_of(ended))
+        except RunStateError:  # another request ended it meanwhile
+            return _already_ended(_stored_run(tracker, run_id), ended)
+        tracker.notify_observers("mltrack_run_ended", tracker=tracker, run=ended)
+        return JsonResponse({"run": ended.to_json(), "changed": True})
+
+
+def _already_ended(stored: TrainingRun, ended: TrainingRun) -> JsonResponse:
+    if stored.content_hash() == ended.content_hash():
+        return JsonResponse({"run": stored.to_json(), "changed": False})
+    raise RunStateError(
+        f"training run {stored.id!r} has already ended ({stored.state.value}); an ended run cannot change"
+    )

@@ -1,0 +1,186 @@
+"""The REST client when the server is down or answers get lost: nothing is lost, nothing is stored twice."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from lossy_proxy import LossyProxy
+
+import mltrack_core as mt
+from mltrack_core import Dataset, StoreUnavailableError, TrackingWarning, TrainingState
+
+
+def _sync(*arguments: str) -> subprocess.CompletedProcess:
+    """``mltrack sync`` in a process of its own, as a user runs it."""
+    command = [sys.executable, "-c", "from mltrack_core.server.cli import sync; sync()", *arguments]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def proxy(start_server, tmp_path: Path) -> Iterator[LossyProxy]:
+    server = start_server(f"sqlite:///{tmp_path}/store.db")
+    proxy = LossyProxy(server.port)
+    proxy.server_url = server.url  # type: ignore[attr-defined]
+    yield proxy
+    proxy.close()
+
+
+def test_a_lost_answer_to_a_metric_batch_does_not_store_it_twice(proxy: LossyProxy) -> None:
+    with mt.connect(proxy.url) as tracker:
+        run = tracker.track_training(name="fit", trained_on=tracker.track_dataset(name="d"))
+        proxy.lose("POST /v1/points")
+        for step in range(100):
+            run.log("loss", 1.0 / (step + 1), step=step)
+        assert run.flush()
+        run.finish()
+    with mt.connect(proxy.server_url) as direct:  # type: ignore[attr-defined]
+        assert [point.step for point in direct.points(run.id)] == list(range(100))
+    assert proxy.seen.count("POST /v1/points HTTP/1.1") == 1  # sent once, then found on the server
+    assert f"GET /v1/runs/{run.id}/points?tail=100 HTTP/1.1" in proxy.seen
+
+
+def test_a_lost_answer_to_an_entity_write_is_retried_safely(proxy: LossyProxy) -> None:
+    with mt.connect(proxy.url) as tracker:
+        proxy.lose("POST /v1/entities")
+        dataset = tracker.track_dataset(name="once")
+        assert tracker.get(dataset.id) == dataset and tracker.count("dataset") == 1
+    assert proxy.seen.count("POST /v1/entities HTTP/1.1") == 2  # the retry was a no-op on the server
+
+
+def _train_through_an_outage(start_server, store: str, total: int) -> tuple[str, mt.TrainingRun]:
+    """A training run whose server is killed (SIGKILL) a third of the way in and is back at two thirds."""
+    server = start_server(store)
+    tracker = mt.connect(server.url)
+    run = tracker.track_training(name="fit", trained_on=tracker.track_dataset(name="train"))
+    for step in range(total):
+        run.log("loss", 1.0 / (step + 1), epoch=step // 100, step=step)
+        down = total // 3 < step <= 2 * total // 3
+        if step % 20 == 19:  # a training loop: the background writer sends a batch every 0.25 s
+            time.sleep(0.06 if down else 0.01)  # down for 3 s, longer than the client's retries
+        if step == total // 3:
+            server.kill()  # possibly while a batch is in flight
+        if step == 2 * total // 3:
+            start_server(store, port=server.port)  # back, on the same store and port
+    ended = run.finish()  # never raises although the server was away
+    tracker.close()
+    return server.url, ended
+
+
+def test_killing_the_server_mid_run_loses_no_metric(start_server, tmp_path: Path) -> None:
+    store, total = f"sqlite:///{tmp_path}/store.db", 3000
+    with pytest.warns(TrackingWarning, match="unreachable"):
+        url, ended = _train_through_an_outage(start_server, store, total)
+    assert ended.state is TrainingState.FINISHED
+    done = _sync("--uri", url)
+    assert done.returncode == 0, done.stdout + done.stderr
+    with mt.connect(store) as stored:
+        points = stored.points(ended.id)
+        assert [point.step for point in points] == list(range(total))  # every point, once, in order
+        assert [point.value for point in points] == [1.0 / (step + 1) for step in range(total)]
+        assert stored.get(ended.id).state is TrainingState.FINISHED
+
+
+def _record_offline(url: str) -> dict[str, object]:
+    """A whole experiment recorded while nothing answers at ``url``; reads that can be answered locally are."""
+    with mt.connect(url) as tracker:
+        dataset = tracker.track_dataset(name="offline", fingerprint="sha256:0ff1")
+        run = tracker.track_training(name="fit", trained_on=dataset)
+        for step in range(500):
+            run.log("loss", 1.0 / (step + 1), step=step)
+        model = tracker.track_model(name="m", learning_algorithm="lr", trained_on=dataset)
+        ended = run.finish(model)
+        evaluation = tracker.track_evaluation({"accuracy": 0.9}, computed_by=model, on_dataset=dataset)
+        assert tracker.get(dataset.id) == dataset  # answered from what this client wrote
+        with pytest.raises(StoreUnavailableError, match="mltrack sync"):
+            tracker.find("dataset")  # a query needs the server
+    return {"dataset": dataset, "model": model, "run": ended, "evaluation": evaluation}
+
+
+def test_a_job_runs_through_with_the_server_down_and_sync_delivers_later(start_server, tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{_free_port()}"  # nothing listens there yet
+    with pytest.warns(TrackingWarning, match="unreachable"):
+        recorded = _record_offline(url)
+    status = _sync("--uri", url, "--status")
+    assert status.returncode == 1 and "wait in" in status.stdout
+    start_server(f"sqlite:///{tmp_path}/store.db", port=int(url.rpartition(":")[2]))
+    done = _sync("--uri", url)
+    assert done.returncode == 0 and "0 still wait" in done.stdout, done.stdout + done.stderr
+    with mt.connect(url) as tracker:
+        for role in ("dataset", "model", "evaluation"):
+            assert tracker.get(recorded[role].id) == recorded[role]
+        ended = recorded["run"]
+        stored = tracker.get(ended.id)
+        assert stored.state is TrainingState.FINISHED and stored.for_model == recorded["model"].id
+        assert stored.end_time == ended.end_time
+        assert [point.step for point in tracker.points(ended.id)] == list(range(500))
+    assert _sync("--all").returncode == 0
+
+
+def _record_datasets(url: str, *datasets: Dataset) -> None:
+    with mt.connect(url) as tracker:
+        for dataset in datasets:
+            tracker.track_dataset(dataset)
+
+
+def test_writes_the_server_refuses_later_are_kept_and_reported(start_server, tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{_free_port()}"
+    with pytest.warns(TrackingWarning, match="unreachable"):
+        _record_datasets(url, Dataset(id="ds-contested", name="mine"), Dataset(id="ds-fine", name="fine"))
+    server = start_server(f"sqlite:///{tmp_path}/store.db", port=int(url.rpartition(":")[2]))
+    theirs = {"entities": [{"kind": "dataset", "id": "ds-contested", "name": "theirs"}]}
+    assert requests.post(f"{server.url}/v1/entities", json=theirs, timeout=10).status_code == 200  # another client
+    done = _sync("--uri", url, "--json")
+    assert done.returncode == 1
+    (report,) = json.loads(done.stdout)
+    assert report["sent"] == 1 and report["pending"] == 0 and report["rejected"] == 1
+    assert "ConflictError" in report["refused"][0]["error"] and "ds-contested" in report["refused"][0]["error"]
+    status = _sync("--uri", url, "--status")
+    assert "refused: put /v1/entities: ConflictError" in status.stdout
+    with mt.connect(url) as tracker:
+        assert tracker.get("ds-contested").name == "theirs" and tracker.get("ds-fine").name == "fine"
+
+
+def test_writes_wait_in_the_spool_while_the_server_refuses_the_token(
+    start_server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"http://127.0.0.1:{_free_port()}"
+    with pytest.warns(TrackingWarning, match="unreachable"):
+        _record_datasets(url, Dataset(id="ds-waiting", name="waiting"))
+    token = "a-token-of-the-trainers-0123456789"
+    start_server(
+        f"sqlite:///{tmp_path}/store.db",
+        port=int(url.rpartition(":")[2]),
+        env={"MLTRACK_SERVER_TOKENS": f"write:{token}"},
+    )
+    refused = _sync("--uri", url)
+    assert refused.returncode == 1 and "MLTRACK_TOKEN" in refused.stderr
+    assert "1 write(s) wait" in _sync("--uri", url, "--status").stdout  # kept, not rejected
+    monkeypatch.setenv("MLTRACK_TOKEN", token)
+    done = _sync("--uri", url)
+    assert done.returncode == 0 and "sent 1 write(s)" in done.stdout
+    with mt.connect(url) as tracker:
+        assert tracker.get("ds-waiting").name == "waiting"
+
+
+def test_a_read_sends_the_waiting_writes_first(start_server, tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{_free_port()}"
+    with pytest.warns(TrackingWarning, match="unreachable"):
+        _record_datasets(url, Dataset(id="ds-early", name="early"))
+    start_server(f"sqlite:///{tmp_path}/store.db", port=int(url.rpartition(":")[2]))
+    with mt.connect(url) as tracker:  # another tracker of this machine: same spool
+        assert [dataset.id for dataset in tracker.find("dataset")] == ["ds-early"]  # it reads what was spooled
+    assert "0 write(s) wait" in _sync("--uri", url, "--status").stdout
