@@ -17,6 +17,7 @@ nox.needs_version = ">=2025.2.9"
 
 CORE = "./mltrack_core"
 SKLEARN = "./mltrack_sklearn"
+SPARK = "./mltrack_spark"
 MXNET = "./mltrack_mxnet"
 # Apache MXNet 1.9.1 (its last release) breaks with numpy 1.24, whose predecessors have wheels up to Python 3.11.
 MXNET_PINS = ("mxnet==1.9.1", "numpy<1.24", "scipy<1.16", "scikit-learn<1.8")
@@ -79,6 +80,14 @@ def sklearn(session: nox.Session, framework: tuple[str, ...]) -> None:
 
 
 @nox.session
+@nox.parametrize("pyspark", [nox.param(">=3.5,<3.6", id="pyspark-3.5"), nox.param(">=4,<5", id="pyspark-4")])
+def spark(session: nox.Session, pyspark: str) -> None:
+    """Tests of mltrack-spark on PySpark 3.5 and 4.x (Java 17): schema replay, column DAG, statistics."""
+    session.install(CORE, f"{SPARK}[instruments,test]", f"pyspark[ml]{pyspark}")
+    session.run("pytest", "mltrack_spark/tests", *session.posargs)
+
+
+@nox.session
 def postgresql(session: nox.Session) -> None:
     """Tests of the postgresql:// backend against the server MLTRACK_TEST_POSTGRESQL_URI names.
 
@@ -106,7 +115,7 @@ def mxnet(session: nox.Session) -> None:
 @nox.session
 def demo(session: nox.Session) -> None:
     """Run ``mltrack demo`` on the embedded default store (~/.mltrack/store.db unless MLTRACK_URI is set)."""
-    packages = [CORE, f"{SKLEARN}[instruments]"]
+    packages = [CORE, f"{SKLEARN}[instruments]", f"{SPARK}[instruments]"]
     if MXNET_RUNS_HERE:
         packages += [f"{MXNET}[instruments]", *MXNET_PINS]
     else:
@@ -118,10 +127,13 @@ def demo(session: nox.Session) -> None:
 @nox.session(default=False)
 def benchmarks(session: nox.Session) -> None:
     """Print the speed figures: core, scikit-learn overhead, consumers, the server over SQLite and PostgreSQL."""
-    session.install(f"{CORE}[server,postgresql]", f"{SKLEARN}[instruments]", "pytest", env=COMPILE_BYTECODE)
+    session.install(
+        f"{CORE}[server,postgresql]", f"{SKLEARN}[instruments]", f"{SPARK}[instruments]", "pytest", env=COMPILE_BYTECODE
+    )
     session.run("python", "benchmarks/core_bench.py", *session.posargs)
     session.run("python", "benchmarks/sklearn_overhead.py")
     session.run("python", "benchmarks/consumers_bench.py")
+    session.run("python", "benchmarks/spark_bench.py")
     session.run(".ci/postgresql.sh", "run", "--durable", "--", "python", "benchmarks/server_bench.py", external=True)
 
 

@@ -15,8 +15,10 @@ __all__ = ["Extraction"]
 class Extraction:
     """An extracted entity and the entities it refers to.
 
-    ``related`` entities (transforms, derived datasets, ...) are stored before
-    ``primary``, in the given order and in the same transaction.
+    ``related`` entities are stored with ``primary`` in one transaction: the
+    entities it names (transforms, derived datasets, ...) and entities that
+    name it (an evaluation of the model made while fitting it, say); references
+    may point anywhere within the write.
     ``failures`` name what could not be extracted; the tracker records them in
     the primary entity's annotations and warns, instead of failing.
     ``run_helpers`` (only for ``mltrack_extract_training``) builds, from the

@@ -1,0 +1,174 @@
+"""Speed of mltrack-spark: schema replay of a 30-stage pipeline, and what tracking adds to a pipeline fit.
+
+Run with ``python benchmarks/spark_bench.py [--rows N] [--repeats N]`` (PySpark and
+Java 17 needed; ``nox -s benchmarks`` runs it). Figures are printed, never asserted:
+
+* schema replay of a 30-stage pipeline (10 x SQLTransformer, VectorAssembler,
+  StandardScaler) after the JVM is up: the first call and the median of the
+  next ones, and the Spark jobs it launched (aim: under a second, no job);
+* the column DAG with every parameter of the fitted 30-stage pipeline (what
+  ``track_model`` extracts);
+* a pipeline fit with and without tracking (TrackedPipeline vs Pipeline, the
+  same cached DataFrame, runs alternating, medians): the ratio, and how long
+  describing the DataFrame (two Spark aggregations) takes on its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from importlib.resources import files
+from pathlib import Path
+
+os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=200_000, help="rows of the fitted DataFrame")
+    parser.add_argument("--repeats", type=int, default=5, help="fits of each kind (and replays x2)")
+    options = parser.parse_args()
+
+    started = time.perf_counter()
+    spark = session()
+    print(f"pyspark {spark.version}, {spark.sparkContext.master}, JVM up in {time.perf_counter() - started:.1f} s")
+    replay_figures(spark, options.repeats * 2)
+    fit_figures(spark, options.rows, options.repeats)
+    spark.stop()
+
+
+def session():
+    from pyspark.sql import SparkSession
+
+    quiet = Path(str(files("mltrack_spark").joinpath("log4j2-quiet.properties"))).resolve().as_uri()
+    spark = (
+        SparkSession.builder.master("local[*]")
+        .appName("mltrack-spark benchmark")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={quiet}")
+        .getOrCreate()
+    )
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+def thirty_stages() -> list[object]:
+    from pyspark.ml.feature import SQLTransformer, StandardScaler, VectorAssembler
+
+    stages: list[object] = []
+    for k in range(10):
+        stages += [
+            SQLTransformer(statement=f"SELECT *, c{k} * 2 AS d{k} FROM __THIS__"),
+            VectorAssembler(inputCols=[f"c{k}", f"d{k}"], outputCol=f"v{k}"),
+            StandardScaler(inputCol=f"v{k}", outputCol=f"s{k}"),
+        ]
+    return stages
+
+
+def replay_figures(spark, repeats: int) -> None:
+    from pyspark.ml import Pipeline
+
+    from mltrack_spark import replay_schema
+    from mltrack_spark.dag import build_dag
+
+    frame = spark.createDataFrame(
+        [tuple(float(j + i) for j in range(10)) for i in range(50)], [f"c{j}" for j in range(10)]
+    )
+    pipeline = Pipeline(stages=thirty_stages())
+    context, status = spark.sparkContext, spark.sparkContext.statusTracker()
+    context.setJobGroup("mltrack-bench-replay", "schema replay", False)
+    timings = []
+    for _ in range(repeats + 1):
+        begin = time.perf_counter()
+        replayed = replay_schema(pipeline, frame)
+        timings.append(time.perf_counter() - begin)
+    jobs = len(status.getJobIdsForGroup("mltrack-bench-replay"))
+    context.setLocalProperty("spark.jobGroup.id", None)
+    assert len(replayed) == 30  # the benchmark measures what it claims to
+    print(
+        f"schema replay, 30-stage pipeline: first {timings[0] * 1000:.0f} ms, "
+        f"median of {repeats} {statistics.median(timings[1:]) * 1000:.0f} ms (aim < 1000 ms); "
+        f"Spark jobs launched: {jobs}"
+    )
+    fitted = pipeline.fit(frame)
+    timings = []
+    for _ in range(repeats):
+        begin = time.perf_counter()
+        dag = build_dag(fitted, frame.schema)
+        timings.append(time.perf_counter() - begin)
+    parameters = sum(len(transform.parameters) for transform in dag.transforms)
+    print(
+        f"column DAG with {parameters} parameters, fitted 30-stage pipeline: "
+        f"median {statistics.median(timings) * 1000:.0f} ms"
+    )
+
+
+def fit_figures(spark, rows: int, repeats: int) -> None:
+    from pyspark.ml import Pipeline
+    from pyspark.ml.classification import LogisticRegression
+    from pyspark.ml.feature import OneHotEncoder, StandardScaler, StringIndexer, VectorAssembler
+    from pyspark.sql import functions as F
+
+    import mltrack_core as mt
+    from mltrack_spark import TrackedPipeline, describe_dataframe
+
+    regions = F.array(*[F.lit(region) for region in ("north", "south", "east", "west")])
+    frame = (
+        spark.range(rows)
+        .select(
+            (F.rand(1) * 100).alias("x1"),
+            F.randn(2).alias("x2"),
+            (F.col("id") % 7).cast("int").alias("x3"),
+            F.element_at(regions, (F.col("id") % 4 + 1).cast("int")).alias("region"),
+        )
+        .withColumn("label", (F.col("x1") / 100 + F.col("x2") * 0.3 + F.rand(3) * 0.5 > 0.8).cast("double"))
+        .cache()
+    )
+    frame.count()
+
+    def stages() -> list[object]:
+        return [
+            StringIndexer(inputCol="region", outputCol="region_index"),
+            OneHotEncoder(inputCol="region_index", outputCol="region_vector"),
+            VectorAssembler(inputCols=["x1", "x2", "x3", "region_vector"], outputCol="raw"),
+            StandardScaler(inputCol="raw", outputCol="features"),
+            LogisticRegression(maxIter=10),
+        ]
+
+    with tempfile.TemporaryDirectory() as folder:
+        tracker = mt.connect(f"sqlite:///{Path(folder) / 'bench.db'}", artifacts=Path(folder) / "artifacts")
+        Pipeline(stages=stages()).fit(frame)  # warm-up of both code paths
+        TrackedPipeline(stages=stages(), tracker=tracker).fit(frame)
+        plain, tracked = [], []
+        for _ in range(repeats):
+            begin = time.perf_counter()
+            Pipeline(stages=stages()).fit(frame)
+            plain.append(time.perf_counter() - begin)
+            begin = time.perf_counter()
+            TrackedPipeline(stages=stages(), tracker=tracker).fit(frame)
+            tracked.append(time.perf_counter() - begin)
+        describe = []
+        for _ in range(repeats):
+            begin = time.perf_counter()
+            describe_dataframe(frame)
+            describe.append(time.perf_counter() - begin)
+        tracker.close()
+    plain_median, tracked_median = statistics.median(plain), statistics.median(tracked)
+    print(
+        f"pipeline fit, {rows} rows x 5 columns, 5 stages: plain {plain_median:.2f} s, tracked {tracked_median:.2f} s "
+        f"(medians of {repeats}, alternating) -> ratio {tracked_median / plain_median:.2f}, "
+        f"added {tracked_median - plain_median:.2f} s"
+    )
+    described = statistics.median(describe)
+    print(f"  of which describing the DataFrame (statistics, histograms, fingerprint): median {described:.2f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,98 @@
+"""mltrack for Spark ML: schema replay, a column-level DAG, typed parameters, statistics computed by Spark.
+
+Install ``mltrack-spark[instruments]`` (PySpark 3.5 or 4.x; Spark needs Java
+17). The plugin registers itself with mltrack. Change one line::
+
+    from mltrack_spark import TrackedPipeline            # instead of pyspark.ml.Pipeline
+
+    pipeline = TrackedPipeline(stages=[tokenizer, hashing_tf, idf, indexer, assembler, cross_validator])
+    fitted = pipeline.fit(train_df)                      # a PipelineModel, as always
+
+and each ``fit`` records, into ``mltrack_core.get_tracker()`` (or
+``TrackedPipeline(..., tracker=t)``): the training DataFrame as a dataset, a
+training run, and the fitted model with every stage's parameters and its
+column DAG. Nothing of this ever breaks the fit: a failure to record is a
+``TrackingWarning``. Record the model's evaluation with Spark's evaluator::
+
+    from mltrack_spark import track_evaluation
+
+    track_evaluation(BinaryClassificationEvaluator(), fitted.transform(test_df),
+                     computed_by=fitted, on_dataset=test_df, metrics=["areaUnderROC", "areaUnderPR"])
+
+Fitted models and DataFrames tracked by hand work the same way::
+
+    train = tracker.track_dataset(train_df, name="churn-train", target="label")
+    model = tracker.track_model(pipeline_model, trained_on=train)     # also CrossValidatorModel, ...
+    run = tracker.track_training(pipeline, trained_on=train)          # hyperparameters before the fit
+
+What is recorded:
+
+* Datasets (from a DataFrame): the schema as typed columns (the exact Spark
+  schema in the ``spark.schema`` annotation), the row count, per-column
+  statistics (``missing``, ``approx_distinct``, ``min``/``max``/``mean``/``std``)
+  and histograms (equal-width for numbers, value counts for categories),
+  computed by Spark in two aggregations whatever the data's size; a content
+  fingerprint (the sum of ``xxhash64`` over all rows, computed by the executors,
+  independent of row order and partitioning); the location: the table's, or
+  the files ``inputFiles()`` lists.
+* Models: ``learning_algorithm`` (the last learner; a tuning's best model),
+  every parameter of every stage as Spark's params API gives it (value,
+  default, ``non_default`` = the user set it, type, documentation string), named
+  by path: ``stages[3].LogisticRegressionModel.regParam``,
+  ``stages[4].CrossValidatorModel.bestModel.maxIter``, ``classifier.maxIter``.
+* The column DAG: one ``Transform`` per stage with the columns it reads and
+  adds (typed), the columns it removes (``spark.removed``), ``column_lineage``
+  and the stages it consumes from (``input_transforms``). Outputs come from
+  *schema replay*: the training schema is passed through each stage's
+  ``transformSchema`` in Spark's JVM, which runs no Spark job. Inputs come from
+  the column parameters; for ``SQLTransformer`` and ``RFormula``, from the
+  columns their statement or formula names (the rule is in ``spark.lineage``).
+* Tunings (``CrossValidator``, ``TrainValidationSplit``, also as a pipeline
+  stage): the grid, the evaluator, every candidate's parameters and metric
+  (``avgMetrics`` with ``stdMetrics``, or ``validationMetrics``) in the
+  ``spark.tuning`` annotation, and an ``Evaluation`` of the model with the
+  chosen candidate's metric under the procedure ("3-fold cross-validation").
+* The environment: Spark's version, master and application id, Java's version.
+
+Only the driver talks to the tracker, so any master (``local[*]``, standalone,
+YARN, Kubernetes) works without change. ``replay_schema`` and
+``describe_dataframe`` are the building blocks, for use on their own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mltrack_spark.framework import SUPPORTED_PYSPARK
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "SUPPORTED_PYSPARK",
+    "TrackedPipeline",
+    "__version__",
+    "describe_dataframe",
+    "load_model",
+    "replay_schema",
+    "track_evaluation",
+    "tracked_model_id",
+]
+
+_LAZY = {
+    "TrackedPipeline": "mltrack_spark.tracked",
+    "tracked_model_id": "mltrack_spark.tracked",
+    "describe_dataframe": "mltrack_spark.data",
+    "load_model": "mltrack_spark.extract",
+    "replay_schema": "mltrack_spark.replay",
+    "track_evaluation": "mltrack_spark.evaluation",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import what needs PySpark only when it is used: loading the plugin must stay cheap."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'mltrack_spark' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
