@@ -112,7 +112,7 @@ def mxnet(session: nox.Session) -> None:
     session.run("pytest", "mltrack_mxnet/tests", *session.posargs)
 
 
-@nox.session
+@nox.session(default=False)
 def demo(session: nox.Session) -> None:
     """Run ``mltrack demo`` on the embedded default store (~/.mltrack/store.db unless MLTRACK_URI is set)."""
     packages = [CORE, f"{SKLEARN}[instruments]", f"{SPARK}[instruments]"]
