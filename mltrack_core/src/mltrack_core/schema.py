@@ -395,23 +395,23 @@ class _Struct:
     """Common behaviour: convert and validate fields, JSON round trip."""
 
     def __post_init__(self) -> None:
-        for spec in _fields(type(self)):
-            convert = spec.metadata.get("convert")
+        prefix = self._where_prefix()
+        for name, convert, _ in _specs(type(self)):
             if convert is not None:
-                value = convert(getattr(self, spec.name), self._where(spec.name))
-                object.__setattr__(self, spec.name, value)
+                object.__setattr__(self, name, convert(getattr(self, name), prefix + name))
 
-    def _where(self, name: str) -> str:
-        return f"{type(self).__name__}.{name}"
+    def _where_prefix(self) -> str:
+        """How error messages name this object's fields: the prefix of ``<prefix><field>``."""
+        return f"{type(self).__name__}."
 
     def to_json(self) -> dict[str, Any]:
         """This object as a JSON-compatible dict; fields at their default are left out."""
         document: dict[str, Any] = {}
-        for spec in _fields(type(self)):
-            value = getattr(self, spec.name)
-            if value == _default_of(spec):
+        for name, _, default in _specs(type(self)):
+            value = getattr(self, name)
+            if value == default:
                 continue
-            document[spec.name] = _to_json(value)
+            document[name] = _to_json(value)
         return document
 
     @classmethod
@@ -430,12 +430,23 @@ class _Struct:
 
 
 _FIELDS_CACHE: dict[type, tuple[dataclasses.Field, ...]] = {}
+_SPECS_CACHE: dict[type, tuple[tuple[str, Converter | None, Any], ...]] = {}
 
 
 def _fields(cls: type) -> tuple[dataclasses.Field, ...]:
     cached = _FIELDS_CACHE.get(cls)
     if cached is None:
         cached = _FIELDS_CACHE[cls] = tuple(dataclasses.fields(cls))
+    return cached
+
+
+def _specs(cls: type) -> tuple[tuple[str, Converter | None, Any], ...]:
+    """(name, converter, default) of each field of ``cls``, computed once per class."""
+    cached = _SPECS_CACHE.get(cls)
+    if cached is None:
+        cached = _SPECS_CACHE[cls] = tuple(
+            (spec.name, spec.metadata.get("convert"), _default_of(spec)) for spec in _fields(cls)
+        )
     return cached
 
 
@@ -659,8 +670,8 @@ class Entity(_Struct):
             object.__setattr__(self, "id", new_id(self.KIND))
         super().__post_init__()
 
-    def _where(self, name: str) -> str:
-        return f"{type(self).__name__} {self.id!r}: {name}" if name != "id" else f"{type(self).__name__}.id"
+    def _where_prefix(self) -> str:
+        return f"{type(self).__name__} {self.id!r}: "
 
     def to_json(self) -> dict[str, Any]:
         document = super().to_json()
@@ -679,10 +690,13 @@ class Entity(_Struct):
 
     def content_hash(self) -> str:
         """A digest of the content, creation time excluded: equal digests mean a re-create is a no-op."""
-        document = self.to_json()
-        document.pop("creation_time", None)
-        document.pop("scores_over_time", None)
-        return hashlib.sha256(canonical_json(document).encode()).hexdigest()
+        return content_hash_of(self.to_json())
+
+
+def content_hash_of(document: Mapping[str, Any]) -> str:
+    """:meth:`Entity.content_hash` from the entity's JSON document (creation time and run points left out)."""
+    content = {key: value for key, value in document.items() if key not in ("creation_time", "scores_over_time")}
+    return hashlib.sha256(canonical_json(content).encode()).hexdigest()
 
 
 def canonical_json(document: Any) -> str:

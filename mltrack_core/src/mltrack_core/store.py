@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Literal, NamedTuple, Protocol, runtime_checkable
 
 from mltrack_core.errors import ConflictError, DanglingReferenceError, RunStateError
-from mltrack_core.schema import Entity, Evaluation, TrainingRun, canonical_json
+from mltrack_core.schema import Entity, Evaluation, TrainingRun, canonical_json, content_hash_of
 
 __all__ = [
     "Link",
@@ -100,7 +100,7 @@ def record_of(entity: Entity) -> Record:
         kind=entity.KIND,
         id=entity.id,
         created=entity.creation_time,
-        content_hash=entity.content_hash(),
+        content_hash=content_hash_of(document),
         document=canonical_json(document),
         name=entity.name,
         experiment=entity.experiment,

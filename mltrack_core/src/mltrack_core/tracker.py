@@ -7,6 +7,7 @@ plugins, and queries. Obtain one with :func:`connect`.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
 import json
@@ -73,6 +74,7 @@ _LINK_FILTERS = {
 }
 _COLUMN_FILTERS = {"name", "experiment", "fingerprint", "state"}
 _FAILURES_ANNOTATION = "mltrack.failures"
+_READ_CACHE_SIZE = 2048  # stored entities (training runs aside) kept for repeated reads
 
 
 def default_uri() -> str:
@@ -196,6 +198,7 @@ class Tracker:
         self._artifacts: ArtifactStore | None = None
         self._environment: dict[str, str] | None = None
         self._package_versions: dict[str, str | None] = {}
+        self._read_cache: collections.OrderedDict[str, Entity] = collections.OrderedDict()
         self._writer: PointWriter | None = None
         self._lock = threading.Lock()
 
@@ -498,12 +501,30 @@ class Tracker:
         ``with_scores=False`` leaves training runs' scores over time out (cheaper for listings).
         """
         entities = {}
-        for id_, stored in self.store.get(list(ids)).items():
+        missing = []
+        for id_ in ids:
+            cached = self._read_cache.get(id_)
+            if cached is None:
+                missing.append(id_)
+            else:
+                entities[id_] = cached
+        for id_, stored in self.store.get(missing).items():
             entity = entity_from_json(json.loads(stored.document))
-            if with_scores and isinstance(entity, TrainingRun):
-                entity = dataclasses.replace(entity, scores_over_time=_scores_over_time(self.store.points(id_)))
+            if isinstance(entity, TrainingRun):
+                if with_scores:
+                    entity = dataclasses.replace(entity, scores_over_time=_scores_over_time(self.store.points(id_)))
+            else:
+                self._remember(entity)
             entities[id_] = entity
         return entities
+
+    def _remember(self, entity: Entity) -> None:
+        """Keep a stored entity for later reads: it is write-once, so the copy never goes stale."""
+        cache = self._read_cache
+        cache[entity.id] = entity
+        cache.move_to_end(entity.id)
+        if len(cache) > _READ_CACHE_SIZE:
+            cache.popitem(last=False)
 
     def points(self, run_id: str) -> list[Point]:
         """The metric points of a training run as plain tuples (cheaper than ``get`` for long runs)."""
@@ -570,6 +591,9 @@ class Tracker:
         entities = [self._complete(entity) for entity in (*extraction.related, primary)]
         written = set(self.store.put([record_of(entity) for entity in entities]))
         stored = [entity for entity in entities if entity.id in written]
+        for entity in stored:
+            if not isinstance(entity, TrainingRun):
+                self._remember(entity)
         if stored:
             self.notify_observers("mltrack_entities_stored", tracker=self, entities=stored)
         if entities[-1].id in written:
@@ -661,11 +685,7 @@ class Tracker:
     def _end_run(
         self, started: TrainingRun, state: TrainingState, model: Model | str | None, fields: dict[str, Any]
     ) -> TrainingRun:
-        stored = self.get_many([started.id], with_scores=False).get(started.id)
-        if not isinstance(stored, TrainingRun):
-            raise NotFoundError(f"no training run {started.id!r} in {self.uri}")
-        if stored.state is not TrainingState.TRAINING:
-            raise RunStateError(f"training run {started.id!r} has already ended ({stored.state.value})")
+        stored = started  # as written when it started; the store refuses the update if the run has ended since
         fields = dict(fields)
         added_annotations = fields.pop("annotations", {}) or {}
         for name in fields:
