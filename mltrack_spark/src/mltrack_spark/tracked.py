@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextvars
 import warnings
 from typing import TYPE_CHECKING, Any
@@ -96,13 +97,14 @@ class TrackedPipeline(Pipeline):
         tracker = self._tracker()
         if tracker is None:
             return super()._fit(dataset)
-        training_data = None
-        with tracker.implicit("the training dataset"):
-            training_data = self._training_dataset(tracker, dataset)
+        # DataFrames are immutable, so Spark can describe the training data while it fits:
+        # the description's two aggregations run as jobs beside the fit's, not before it.
+        describing = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="mltrack-describe")
+        description = describing.submit(self._training_dataset, tracker, dataset)
+        describing.shutdown(wait=False)
         run = None
-        if training_data is not None:
-            with tracker.implicit("the training run"):
-                run = tracker.track_training(self, name=f"fit {self._name()}", trained_on=training_data)
+        with tracker.implicit("the training run"):
+            run = tracker.track_training(self, name=f"fit {self._name()}")  # trained_on is filled in at the end
         try:
             fitted = super()._fit(dataset)
         except BaseException as exc:
@@ -110,15 +112,18 @@ class TrackedPipeline(Pipeline):
                 with tracker.implicit("the end of the failed training run"):
                     run.fail(exc)
             raise
+        training_data = None
+        with tracker.implicit("the training dataset"):
+            training_data = description.result()
+        model = None
         if training_data is not None:
-            model = None
             with tracker.implicit("the fitted model"):
                 model = tracker.track_model(fitted, trained_on=training_data, name=getattr(self, "_mltrack_name", None))
                 # read by tracked_model_id() and by track_evaluation(computed_by=fitted)
                 fitted._mltrack_model_id = model.id
-            if run is not None:
-                with tracker.implicit("the end of the training run"):
-                    run.finish(model)
+        if run is not None:
+            with tracker.implicit("the end of the training run"):
+                run.finish(model, **({"trained_on": training_data} if training_data is not None else {}))
         return fitted
 
     def _tracker(self) -> Tracker | None:
