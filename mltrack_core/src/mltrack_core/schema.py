@@ -35,6 +35,7 @@ from mltrack_core.errors import SchemaError
 
 __all__ = [
     "KINDS",
+    "LINK_FIELDS",
     "ConfusionMatrix",
     "DataStatistic",
     "Dataset",
@@ -852,6 +853,10 @@ class Evaluation(Entity):
 KINDS: Mapping[str, type[Entity]] = FrozenDict(
     {cls.KIND: cls for cls in (Dataset, Model, Transform, TrainingRun, Prediction, Evaluation)}
 )
+
+
+LINK_FIELDS: frozenset[str] = frozenset(name for cls in KINDS.values() for name in cls.LINKS)
+"""Every reference field of every kind (``trained_on``, ``computed_by``, ...): the lineage graph's relations."""
 
 
 def entity_from_json(document: Mapping[str, Any]) -> Entity:

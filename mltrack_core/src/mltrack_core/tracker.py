@@ -31,6 +31,7 @@ from mltrack_core.extraction import Extraction
 from mltrack_core.live import LiveRun, PointWriter
 from mltrack_core.schema import (
     KINDS,
+    LINK_FIELDS,
     ConfusionMatrix,
     Dataset,
     Entity,
@@ -62,16 +63,6 @@ _FRAMEWORK_PLUGINS = {
     "pyspark": "mltrack-spark",
     "mxnet": "mltrack-mxnet",
 }  # top-level module of a framework -> the distribution whose plugin (named without "mltrack-") handles it
-_LINK_FILTERS = {
-    "trained_on",
-    "derived_from",
-    "transforms",
-    "input_transforms",
-    "for_model",
-    "computed_by",
-    "on_dataset",
-    "for_prediction",
-}
 _COLUMN_FILTERS = {"name", "experiment", "fingerprint", "state"}
 _FAILURES_ANNOTATION = "mltrack.failures"
 _READ_CACHE_SIZE = 2048  # stored entities (training runs aside) kept for repeated reads
@@ -656,7 +647,7 @@ class Tracker:
         columns = {key: filters.pop(key) for key in list(filters) if key in _COLUMN_FILTERS}
         if isinstance(columns.get("state"), TrainingState):
             columns["state"] = columns["state"].value
-        links = tuple((key, _id_of(filters.pop(key))) for key in list(filters) if key in _LINK_FILTERS)
+        links = tuple((key, _id_of(filters.pop(key))) for key in list(filters) if key in LINK_FIELDS)
         labels = tuple(
             (scope, key, str(value))
             for scope, option in (("tag", "tags"), ("annotation", "annotations"))
@@ -667,7 +658,7 @@ class Tracker:
         if filters:
             allowed = sorted(
                 _COLUMN_FILTERS
-                | _LINK_FILTERS
+                | LINK_FIELDS
                 | {"tags", "annotations", "created_after", "created_before", "limit", "offset"}
             )
             raise SchemaError(f"unknown filter(s) {', '.join(sorted(filters))}; use {', '.join(allowed)}")

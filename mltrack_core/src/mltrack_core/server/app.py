@@ -39,7 +39,15 @@ except ImportError as exc:  # pragma: no cover - depends on the installation
         f"the mltrack server needs FastAPI and uvicorn ({exc.name} is missing): pip install 'mltrack-core[server]'"
     ) from exc
 
-from mltrack_core.schema import Entity, Evaluation, Prediction, TrainingRun, TrainingState, entity_from_json
+from mltrack_core.schema import (
+    LINK_FIELDS,
+    Entity,
+    Evaluation,
+    Prediction,
+    TrainingRun,
+    TrainingState,
+    entity_from_json,
+)
 from mltrack_core.server import models
 from mltrack_core.server.auth import ANONYMOUS, READ, WRITE, Principal, TokenSet
 from mltrack_core.server.errors import PROTOCOL_ERRORS, error_body, status_of
@@ -63,16 +71,6 @@ DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
 API_VERSION = "1"
 logger = logging.getLogger("mltrack.server")
 
-_LINK_PARAMETERS = (
-    "trained_on",
-    "derived_from",
-    "transforms",
-    "input_transforms",
-    "for_model",
-    "computed_by",
-    "on_dataset",
-    "for_prediction",
-)
 _FIXED_AT_START = ("id", "start_time")
 _SET_AT_END = ("state", "end_time", "for_model", "annotations", "scores_over_time")
 
@@ -558,19 +556,18 @@ def _add_routes(app: FastAPI) -> None:
         offset: Annotated[int, Query(ge=0)] = 0,
     ) -> JsonResponse:
         """Entities matching every given filter, newest first, one page at a time (runs without their points)."""
-        named = (
-            trained_on,
-            derived_from,
-            transforms,
-            input_transforms,
-            for_model,
-            computed_by,
-            on_dataset,
-            for_prediction,
-        )
-        links = tuple(
-            (relation, target) for relation, target in zip(_LINK_PARAMETERS, named, strict=True) if target is not None
-        )
+        named = {
+            "trained_on": trained_on,
+            "derived_from": derived_from,
+            "transforms": transforms,
+            "input_transforms": input_transforms,
+            "for_model": for_model,
+            "computed_by": computed_by,
+            "on_dataset": on_dataset,
+            "for_prediction": for_prediction,
+        }
+        assert named.keys() == LINK_FIELDS, "the query parameters must name every reference field of the schema"
+        links = tuple((relation, target) for relation, target in named.items() if target is not None)
         query = StoreQuery(
             kind=kind,
             name=name,
