@@ -21,11 +21,12 @@ import statistics
 import sys
 import tempfile
 import time
-from importlib.resources import files
 from pathlib import Path
 
 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+
+from mltrack_spark.framework import quiet_local_session
 
 
 def main() -> None:
@@ -43,20 +44,7 @@ def main() -> None:
 
 
 def session():
-    from pyspark.sql import SparkSession
-
-    quiet = Path(str(files("mltrack_spark").joinpath("log4j2-quiet.properties"))).resolve().as_uri()
-    spark = (
-        SparkSession.builder.master("local[*]")
-        .appName("mltrack-spark benchmark")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.sql.shuffle.partitions", "4")
-        .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={quiet}")
-        .getOrCreate()
-    )
-    spark.sparkContext.setLogLevel("ERROR")
-    return spark
+    return quiet_local_session("mltrack-spark benchmark")
 
 
 def thirty_stages() -> list[object]:

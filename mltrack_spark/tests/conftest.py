@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterator
-from importlib.resources import files
 from pathlib import Path
 
 import pytest
@@ -19,20 +18,15 @@ os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 
 @pytest.fixture(scope="session")
 def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
-    from pyspark.sql import SparkSession
+    from mltrack_spark.framework import quiet_local_session
 
-    quiet = Path(str(files("mltrack_spark").joinpath("log4j2-quiet.properties"))).resolve().as_uri()
-    session = (
-        SparkSession.builder.master("local[*]")
-        .appName("mltrack-spark tests")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.sql.shuffle.partitions", "2")
-        .config("spark.sql.warehouse.dir", str(tmp_path_factory.mktemp("warehouse")))
-        .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={quiet}")
-        .getOrCreate()
+    session = quiet_local_session(
+        "mltrack-spark tests",
+        **{
+            "spark.sql.shuffle.partitions": "2",
+            "spark.sql.warehouse.dir": str(tmp_path_factory.mktemp("warehouse")),
+        },
     )
-    session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
 

@@ -16,12 +16,11 @@ from __future__ import annotations
 import csv
 import math
 import random
-from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mltrack_core.demo import DemoResult
-from mltrack_spark.framework import java_missing_reason, pyspark_version
+from mltrack_spark.framework import java_missing_reason, pyspark_version, quiet_local_session
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -68,18 +67,7 @@ def _session() -> tuple[Any, bool]:
 
     if SparkContext._active_spark_context is not None:
         return SparkSession.builder.getOrCreate(), False
-    quiet = files("mltrack_spark").joinpath("log4j2-quiet.properties")
-    spark = (
-        SparkSession.builder.master("local[*]")
-        .appName("mltrack demo")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.sql.shuffle.partitions", "4")
-        .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={Path(str(quiet)).resolve().as_uri()}")
-        .getOrCreate()
-    )
-    spark.sparkContext.setLogLevel("ERROR")
-    return spark, True
+    return quiet_local_session("mltrack demo"), True
 
 
 def _experiment(tracker: Tracker, spark: Any, folder: Path, say: Callable[[str], None]) -> DemoResult:

@@ -152,3 +152,28 @@ def java_missing_reason() -> str | None:
     if shutil.which("java") is None:
         return "Java is not installed (Spark needs Java 17: e.g. apt-get install openjdk-17-jre-headless)"
     return None
+
+
+def quiet_local_session(app_name: str, **config: str) -> Any:
+    """A ``local[*]`` SparkSession without the UI, progress bars or log noise (demo, tests, benchmarks).
+
+    ``config`` adds or overrides Spark settings (``spark.sql.shuffle.partitions`` is 4 unless given).
+    """
+    from importlib.resources import files
+
+    from pyspark.sql import SparkSession
+
+    quiet = Path(str(files("mltrack_spark").joinpath("log4j2-quiet.properties"))).resolve().as_uri()
+    settings = {
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.sql.shuffle.partitions": "4",
+        "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile={quiet}",
+        **config,
+    }
+    builder = SparkSession.builder.master("local[*]").appName(app_name)
+    for key, value in settings.items():
+        builder = builder.config(key, value)
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel("ERROR")
+    return session
