@@ -94,6 +94,7 @@ def test_info_names_the_store_and_plugins(store):
     uri, _, _ = store
     info = json.loads(run("--uri", uri, "info", "--json").output)
     assert info["uri"] == uri and info["counts"]["dataset"] == 3 and "sqlite" in info["plugins"]
+    assert {"memory", "sqlite", "postgresql", "postgres", "http", "https"} <= set(info["schemes"])
 
 
 @pytest.mark.parametrize(

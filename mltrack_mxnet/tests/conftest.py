@@ -1,4 +1,4 @@
-"""Shared fixtures: an isolated mltrack home, an in-memory tracker, the 8x8 digits, small networks."""
+"""Fixtures: the shared ones (an isolated mltrack home, an in-memory tracker), the 8x8 digits, small networks."""
 
 from __future__ import annotations
 
@@ -19,26 +19,15 @@ from sklearn.datasets import load_digits
 import mltrack_core as mt
 from mltrack_mxnet.demo import array_fingerprint
 
+pytest_plugins = ["mltrack_core.testing.fixtures"]
+
 FIT_LOG_LINE = re.compile(r"Epoch\[(\d+)\] (Train|Validation)-([^=]+)=(\S+)")
 
 
 @pytest.fixture(autouse=True)
-def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    home = tmp_path_factory.mktemp("mltrack-home")
-    monkeypatch.setenv("MLTRACK_HOME", str(home))
-    for variable in ("MLTRACK_URI", "MLTRACK_EXPERIMENT", "MLTRACK_TEAM", "MLTRACK_CREATOR", "MLTRACK_DISABLE_PLUGINS"):
-        monkeypatch.delenv(variable, raising=False)
-    previous = mt.set_tracker(None)
+def seeded() -> None:
+    """The same random initial weights in every test."""
     mx.random.seed(42)
-    yield
-    mt.set_tracker(previous)
-
-
-@pytest.fixture
-def tracker(tmp_path) -> Iterator[mt.Tracker]:
-    """A tracker on a fresh in-memory store."""
-    with mt.connect("memory://", artifacts=tmp_path / "artifacts") as tracker:
-        yield tracker
 
 
 class Digits:

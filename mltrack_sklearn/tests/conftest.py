@@ -1,8 +1,6 @@
-"""Shared fixtures: an isolated mltrack home per test, an in-memory tracker, datasets shipped with scikit-learn."""
+"""Fixtures: the shared ones (isolated mltrack home, in-memory tracker), datasets shipped with scikit-learn."""
 
 from __future__ import annotations
-
-from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
@@ -11,22 +9,7 @@ from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris, load_
 
 import mltrack_core as mt
 
-
-@pytest.fixture(autouse=True)
-def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("MLTRACK_HOME", str(tmp_path_factory.mktemp("mltrack-home")))
-    for variable in ("MLTRACK_URI", "MLTRACK_EXPERIMENT", "MLTRACK_TEAM", "MLTRACK_CREATOR", "MLTRACK_DISABLE_PLUGINS"):
-        monkeypatch.delenv(variable, raising=False)
-    previous = mt.set_tracker(None)
-    yield
-    mt.set_tracker(previous)
-
-
-@pytest.fixture
-def tracker(tmp_path) -> Iterator[mt.Tracker]:
-    """A tracker on a fresh in-memory store."""
-    with mt.connect("memory://", artifacts=tmp_path / "artifacts") as tracker:
-        yield tracker
+pytest_plugins = ["mltrack_core.testing.fixtures"]
 
 
 @pytest.fixture(scope="session")

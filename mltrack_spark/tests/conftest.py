@@ -1,15 +1,14 @@
-"""Shared fixtures: one SparkSession for the whole run, a fresh in-memory tracker per test."""
+"""Fixtures: the shared ones (an isolated mltrack home, an in-memory tracker), one SparkSession for the whole run."""
 
 from __future__ import annotations
 
 import os
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-import mltrack_core as mt
+pytest_plugins = ["mltrack_core.testing.fixtures"]
 
 # Set before the JVM starts: executors run this interpreter, and Spark binds to loopback without a warning.
 os.environ["PYSPARK_PYTHON"] = sys.executable
@@ -29,23 +28,6 @@ def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     )
     yield session
     session.stop()
-
-
-@pytest.fixture(autouse=True)
-def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("MLTRACK_HOME", str(tmp_path_factory.mktemp("mltrack-home")))
-    for variable in ("MLTRACK_URI", "MLTRACK_EXPERIMENT", "MLTRACK_TEAM", "MLTRACK_CREATOR", "MLTRACK_DISABLE_PLUGINS"):
-        monkeypatch.delenv(variable, raising=False)
-    previous = mt.set_tracker(None)
-    yield
-    mt.set_tracker(previous)
-
-
-@pytest.fixture
-def tracker(tmp_path: Path) -> Iterator[mt.Tracker]:
-    """A tracker on a fresh in-memory store."""
-    with mt.connect("memory://", artifacts=tmp_path / "artifacts") as tracker:
-        yield tracker
 
 
 @pytest.fixture(scope="session")

@@ -334,12 +334,14 @@ def info(state: _State, as_json: bool) -> None:
     tracker = state.tracker
     counts = {kind: tracker.count(kind) for kind in KINDS}
     plugins = sorted(name for name, _ in tracker.plugins.list_name_plugin())
+    schemes = sorted(tracker.plugins.stores)
     if as_json:
-        _emit_json({"uri": tracker.uri, "counts": counts, "plugins": plugins})
+        _emit_json({"uri": tracker.uri, "counts": counts, "plugins": plugins, "schemes": schemes})
         return
     click.echo(f"store: {tracker.uri}")
     click.echo("holds: " + ", ".join(f"{count} {kind}" for kind, count in counts.items()))
     click.echo("plugins: " + ", ".join(plugins))
+    click.echo("store schemes: " + ", ".join(schemes))
 
 
 @main.command("demo")

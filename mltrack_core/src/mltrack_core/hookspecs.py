@@ -1,10 +1,10 @@
 """Every hook of mltrack, in one place.
 
 Plugins implement these hooks with ``@mltrack_core.hookimpl`` and are found
-through the ``mltrack`` entry-point group (see :mod:`mltrack_core.plugins`).
-Three families:
+through the ``mltrack`` entry-point group (see :mod:`mltrack_core.plugin`, the
+guide for plugin authors). Four families:
 
-* storage backends: :func:`mltrack_store_schemes`, :func:`mltrack_open_store`;
+* storage backends: :func:`mltrack_open_store`;
 * framework extractors: :func:`mltrack_extract_model`,
   :func:`mltrack_extract_dataset`, :func:`mltrack_extract_training`,
   :func:`mltrack_environment`;
@@ -22,8 +22,10 @@ tracked ``fit``, a training callback or the background writer, an extraction
 or storage failure becomes a :class:`~mltrack_core.errors.TrackingWarning`
 naming what was not recorded, whatever could be extracted is still stored with
 the failure noted in its annotations, and the user's call returns normally.
-An observer that raises is reported with a warning and the other observers
-still run; observers never make a write fail. A store that cannot be opened
+An observer (or an environment hook) that raises is reported once with a
+warning and set aside for the rest of the tracker's life; the other observers
+still run, in pluggy's order, and observers never make a write fail (sacred's
+observer policy). A store that cannot be opened
 makes :func:`mltrack_core.connect` raise; a store failing later is reported
 by the tracker as described above.
 """
@@ -52,33 +54,22 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 # ---------------------------------------------------------------- storage backends
 
 
-@hookspec
-def mltrack_store_schemes() -> list[str]:
-    """Name the URI schemes this plugin's backend opens (for listings and error messages).
-
-    Called when a URI matches no backend. Every implementation's list is collected.
-
-    Returns:
-        URI schemes such as ``["sqlite"]``.
-    """
-
-
 @hookspec(firstresult=True)
 def mltrack_open_store(uri: str) -> Store | None:
-    """Open the store that ``uri`` names, if this plugin handles its scheme.
+    """Open the store that ``uri`` names.
 
-    Called by :func:`mltrack_core.connect`. The first non-None result wins.
+    Called by :func:`mltrack_core.connect` only on the plugin whose entry
+    point in the ``mltrack`` group is named after the URI's scheme (one entry
+    point per scheme, all naming the same module when a backend opens several).
 
     Args:
         uri: the full store URI, for example ``sqlite:////tmp/store.db``.
 
     Returns:
-        an object implementing :class:`mltrack_core.store.Store`, or None
-            when the scheme is not this plugin's.
+        an object implementing :class:`mltrack_core.store.Store`.
 
     Raises:
-        StoreError: the scheme is this plugin's but the
-            store cannot be opened (the message says why and what to do).
+        StoreError: the store cannot be opened (the message says why and what to do).
     """
 
 

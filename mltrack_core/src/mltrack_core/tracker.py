@@ -25,7 +25,6 @@ from mltrack_core.errors import (
     RunStateError,
     SchemaError,
     TrackingWarning,
-    UnknownSchemeError,
 )
 from mltrack_core.extraction import Extraction
 from mltrack_core.live import LiveRun, PointWriter
@@ -36,7 +35,6 @@ from mltrack_core.schema import (
     Dataset,
     Entity,
     Evaluation,
-    FrozenDict,
     Model,
     Prediction,
     Score,
@@ -50,10 +48,9 @@ from mltrack_core.schema import (
 from mltrack_core.store import Point, Query, Store, conflict_error, record_of
 
 if TYPE_CHECKING:
-    import pluggy
-
     from mltrack_core.artifacts import ArtifactStore
     from mltrack_core.lineage import Comparability, Leaderboard, Lineage, ModelDiff
+    from mltrack_core.plugin.manager import PluginManager
 
 __all__ = ["Tracker", "connect", "default_uri", "get_tracker", "resolve_uri", "set_tracker"]
 
@@ -104,19 +101,10 @@ def connect(
         UnknownSchemeError: no installed backend handles the scheme.
         StoreError: the backend cannot open the store.
     """
-    from mltrack_core.plugins import build_plugin_manager
+    from mltrack_core.plugin.manager import build_plugin_manager
 
-    uri = resolve_uri(uri)
-    if "://" not in uri:
-        raise UnknownSchemeError(f"{uri!r} is not a store URI; write it as scheme://..., e.g. sqlite:///store.db")
     plugins = build_plugin_manager()
-    store = plugins.hook.mltrack_open_store(uri=uri)
-    if store is None:
-        schemes = sorted({scheme for found in plugins.hook.mltrack_store_schemes() for scheme in found})
-        raise UnknownSchemeError(
-            f"no installed backend handles {uri.partition('://')[0]!r} URIs (from {uri!r}); "
-            f"installed: {', '.join(schemes)}. Install the backend's package or fix the URI."
-        )
+    store = plugins.open_store(resolve_uri(uri))
     return Tracker(
         store,
         plugins=plugins,
@@ -169,14 +157,14 @@ class Tracker:
         self,
         store: Store,
         *,
-        plugins: pluggy.PluginManager | None = None,
+        plugins: PluginManager | None = None,
         experiment: str | None = None,
         creator: str | None = None,
         team: str | None = None,
         artifacts: str | os.PathLike[str] | ArtifactStore | None = None,
     ) -> None:
         if plugins is None:
-            from mltrack_core.plugins import build_plugin_manager
+            from mltrack_core.plugin.manager import build_plugin_manager
 
             plugins = build_plugin_manager()
         self.store = store
@@ -192,6 +180,7 @@ class Tracker:
         self._read_cache: collections.OrderedDict[str, Entity] = collections.OrderedDict()
         self._writer: PointWriter | None = None
         self._lock = threading.Lock()
+        self._set_aside: set[str] = set()  # plugins whose observer or environment hook failed
 
     def __repr__(self) -> str:
         return f"<Tracker {self.uri}>"
@@ -249,8 +238,8 @@ class Tracker:
 
         if self._environment is None:
             facts = base_environment()
-            for contributed in self.plugins.hook.mltrack_environment():
-                facts.update(contributed or {})
+            for contributed in self._call_guarded("mltrack_environment", {}):
+                facts.update(contributed)
             self._environment = facts
         return {**self._environment, **package_versions(self._package_versions)}
 
@@ -721,19 +710,16 @@ class Tracker:
     def notify_observers(self, hook_name: str, **arguments: Any) -> None:
         """Call every observer of ``hook_name`` (an observer hook of :mod:`mltrack_core.hookspecs`).
 
-        The tracker calls this after its own writes; a server calls it for writes
-        it receives. A failing observer is reported with a warning, never fatal.
+        Observers run in pluggy's order (``tryfirst`` first, wrappers around the
+        call). One that raises is reported once with a warning and set aside for
+        the rest of this tracker's life; it never makes a write fail.
         """
-        for implementation in getattr(self.plugins.hook, hook_name).get_hookimpls():
-            try:
-                implementation.function(**{name: arguments[name] for name in implementation.argnames})
-            except Exception as exc:  # noqa: BLE001 - observers must not break writes
-                observer = implementation.plugin_name
-                warnings.warn(
-                    f"mltrack: observer {observer!r} failed in {hook_name}: {type(exc).__name__}: {exc}",
-                    TrackingWarning,
-                    stacklevel=2,
-                )
+        self._call_guarded(hook_name, arguments, role="observer")
+
+    def _call_guarded(self, hook_name: str, arguments: dict[str, Any], role: str = "plugin") -> list[Any]:
+        from mltrack_core.plugin.manager import call_guarded
+
+        return call_guarded(self.plugins, hook_name, arguments, self._set_aside, role)
 
 
 # ---------------------------------------------------------------- helpers
@@ -816,7 +802,7 @@ def _as_ms(moment: datetime | int | None) -> int | None:
     raise SchemaError(f"expected a datetime or milliseconds since 1970-01-01, got {moment!r}")
 
 
-def _missing_plugin_message(subject: Any, what: str, plugins: pluggy.PluginManager) -> str:
+def _missing_plugin_message(subject: Any, what: str, plugins: PluginManager) -> str:
     kind = type(subject)
     qualified = f"{kind.__module__}.{kind.__qualname__}"
     framework = kind.__module__.partition(".")[0]
@@ -829,6 +815,3 @@ def _missing_plugin_message(subject: Any, what: str, plugins: pluggy.PluginManag
         f"no installed mltrack plugin describes {qualified} as {what}; "
         "describe it with keyword fields instead (see help(Tracker.track_model))"
     )
-
-
-__all__ += ["FrozenDict"]  # re-exported for plugin authors building entities

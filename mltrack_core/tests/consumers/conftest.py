@@ -19,27 +19,6 @@ COMMANDS = {
 }
 
 
-NOTIFY_VARIABLES = (
-    "MLTRACK_NOTIFY_CONFIG",
-    "MLTRACK_NOTIFY_TO",
-    "MLTRACK_NOTIFY_FROM",
-    "MLTRACK_NOTIFY_ON",
-    "MLTRACK_SMTP_HOST",
-    "MLTRACK_SMTP_PORT",
-    "MLTRACK_SMTP_SECURITY",
-    "MLTRACK_SMTP_USERNAME",
-    "MLTRACK_SMTP_PASSWORD",
-    "MLTRACK_SMTP_TIMEOUT",
-)
-
-
-@pytest.fixture(autouse=True)
-def no_notification_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A developer's own digest settings must not make the tests send mail."""
-    for variable in NOTIFY_VARIABLES:
-        monkeypatch.delenv(variable, raising=False)
-
-
 @pytest.fixture
 def store_uri(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'store.db'}"

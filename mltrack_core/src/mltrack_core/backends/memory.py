@@ -24,20 +24,10 @@ from mltrack_core.store import (
     ended_run_error,
 )
 
-SCHEME = "memory"
-
 
 @hookimpl
-def mltrack_store_schemes() -> list[str]:
-    """This backend opens ``memory://`` URIs."""
-    return [SCHEME]
-
-
-@hookimpl
-def mltrack_open_store(uri: str) -> MemoryStore | None:
-    """A new, empty in-memory store for ``memory://`` URIs."""
-    if uri.partition("://")[0] != SCHEME:
-        return None
+def mltrack_open_store(uri: str) -> MemoryStore:
+    """A new, empty in-memory store (entry point ``memory``)."""
     return MemoryStore(uri)
 
 

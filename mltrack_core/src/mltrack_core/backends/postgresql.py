@@ -68,7 +68,6 @@ from mltrack_core.store import (
 if TYPE_CHECKING:
     import psycopg
 
-SCHEMES = ("postgresql", "postgres")
 POOL_SIZE = 10
 """Most connections one store keeps open (per process)."""
 CONNECT_TIMEOUT_SECONDS = 10
@@ -83,16 +82,8 @@ _T = TypeVar("_T")
 
 
 @hookimpl
-def mltrack_store_schemes() -> list[str]:
-    """``postgresql`` and its alias ``postgres``."""
-    return list(SCHEMES)
-
-
-@hookimpl
-def mltrack_open_store(uri: str) -> PostgresqlStore | None:
-    """Open a ``postgresql://`` store (creating or migrating its tables); None for other schemes."""
-    if uri.partition("://")[0] not in SCHEMES:
-        return None
+def mltrack_open_store(uri: str) -> PostgresqlStore:
+    """Open a PostgreSQL store, creating or migrating its tables (entry points ``postgresql``, ``postgres``)."""
     return PostgresqlStore(uri)
 
 

@@ -96,14 +96,8 @@ _REFUSED_STATUSES = {400, 404, 409, 413, 422}  # the write itself is wrong: send
 
 
 @hookimpl
-def mltrack_store_schemes() -> list[str]:
-    return list(SCHEMES)
-
-
-@hookimpl
-def mltrack_open_store(uri: str) -> RestStore | None:
-    if uri.partition("://")[0].lower() not in SCHEMES:
-        return None
+def mltrack_open_store(uri: str) -> RestStore:
+    """A client of the metadata server the URI names (entry points ``http``, ``https``)."""
     return RestStore(uri)
 
 

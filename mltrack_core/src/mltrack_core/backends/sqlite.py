@@ -46,7 +46,6 @@ from mltrack_core.store import (
     ended_run_error,
 )
 
-SCHEME = "sqlite"
 BUSY_TIMEOUT_SECONDS = 30.0
 """How long one SQLite call waits for a lock before mltrack retries it."""
 GIVE_UP_AFTER_SECONDS = 300.0
@@ -55,16 +54,8 @@ _CHUNK = 500  # ids per IN (...) list, well under SQLite's variable limit
 
 
 @hookimpl
-def mltrack_store_schemes() -> list[str]:
-    """This backend opens ``sqlite://`` URIs."""
-    return [SCHEME]
-
-
-@hookimpl
-def mltrack_open_store(uri: str) -> SqliteStore | None:
-    """The SQLite store a ``sqlite://`` URI names, created when missing."""
-    if uri.partition("://")[0] != SCHEME:
-        return None
+def mltrack_open_store(uri: str) -> SqliteStore:
+    """The SQLite store a ``sqlite://`` URI names, created when missing (entry point ``sqlite``)."""
     path, read_only = parse_uri(uri)
     return SqliteStore(path, read_only=read_only, uri=uri)
 

@@ -12,21 +12,11 @@ from mltrack_core import StoreError, hookimpl
 from mltrack_core.backends.memory import MemoryStore
 from mltrack_core.store import Point, Record
 
-SCHEME = "jsonlog"
-
 
 @hookimpl
-def mltrack_store_schemes() -> list[str]:
-    """This plugin opens ``jsonlog://`` URIs."""
-    return [SCHEME]
-
-
-@hookimpl
-def mltrack_open_store(uri: str) -> JsonLogStore | None:
+def mltrack_open_store(uri: str) -> JsonLogStore:
     """A store logged to the file the URI names (``jsonlog:///absolute/path.jsonl``)."""
-    scheme, _, path = uri.partition("://")
-    if scheme != SCHEME:
-        return None
+    path = uri.partition("://")[2]
     if not path.startswith("/"):
         raise StoreError(f"jsonlog URIs need an absolute path: jsonlog:///absolute/path.jsonl, not {uri!r}")
     return JsonLogStore(uri, Path(path))

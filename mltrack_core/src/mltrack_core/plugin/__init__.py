@@ -1,0 +1,204 @@
+"""Everything a plugin author needs, in one module: ``from mltrack_core.plugin import ...``.
+
+mltrack finds plugins through entry points in the ``mltrack`` group. A
+plugin is a module of functions decorated with :data:`hookimpl`, named after
+the hooks of :mod:`mltrack_core.hookspecs` (each hook's docstring says when
+it fires, what it gets and what it returns). Three kinds of plugin use them:
+
+* **framework extractors** describe a framework's objects as schema entities
+  (``mltrack_extract_model``, ``mltrack_extract_dataset``,
+  ``mltrack_extract_training``, ``mltrack_environment``);
+* **storage backends** open a store for a URI scheme (``mltrack_open_store``);
+* **observers** react to what was stored (``mltrack_entities_stored``,
+  ``mltrack_points_appended``, ``mltrack_run_ended``).
+
+A plugin never writes to a store itself: extractors return an
+:class:`Extraction` and the tracker applies the rules (lineage, write-once)
+and stores it, for every backend alike.
+
+Writing an extractor
+--------------------
+
+Say a package ``mltrack-forest`` records the models of a library ``forest``.
+Its ``pyproject.toml`` names the plugin module, and the supported ``forest``
+versions in the ``instruments`` extra (the one place they are written)::
+
+    [project]
+    name = "mltrack-forest"
+    dependencies = ["mltrack-core"]
+
+    [project.optional-dependencies]
+    instruments = ["forest>=2.0,<3"]
+
+    [project.entry-points.mltrack]
+    forest = "mltrack_forest.plugin"
+
+and ``mltrack_forest/plugin.py`` holds the hooks::
+
+    import sys
+
+    from mltrack_core.plugin import Extraction, Model, Parameter, hookimpl, require_framework
+
+
+    @hookimpl
+    def mltrack_extract_model(obj, tracker, trained_on, name, serialize):
+        if "forest" not in sys.modules:  # never import the framework for the user
+            return None
+        import forest
+
+        if not isinstance(obj, forest.Forest):
+            return None  # not ours: another plugin may know it
+        require_framework("mltrack-forest", "forest")  # refuses an old forest, warns once for a new one
+        model = Model(
+            name=name or f"forest-{obj.n_trees}",
+            learning_algorithm="forest.Forest",
+            trained_on=trained_on.id,
+            hyperparameters=[Parameter.of("n_trees", obj.n_trees, default=100)],
+        )
+        return Extraction(model)
+
+
+    @hookimpl
+    def mltrack_environment():
+        if "forest" not in sys.modules:
+            return None
+        import forest
+
+        return {"forest.version": forest.__version__}
+
+``tracker.track_model(fitted_forest, trained_on=train)`` now records the
+forest. Return ``None`` for objects that are not yours; raise only for your
+own objects that cannot be described (an explicit call reports it to the
+user). ``Extraction.related`` carries the entities the model names (its
+transforms, datasets it derived) so that everything is stored in one
+transaction; ``Extraction.failures`` names what could not be read, and the
+tracker stores the rest with a warning. Inside implicit tracking (a tracked
+``fit``, a training callback) wrap your work in ``tracker.implicit(what)``:
+a failure there becomes a :class:`TrackingWarning`, never an exception in the
+user's training.
+
+The three framework packages share one anatomy, one module per role; a new
+one should follow it (see the table in the repository's README).
+
+Writing a storage backend
+-------------------------
+
+A backend's entry point is named after the URI scheme it opens; its
+``mltrack_open_store(uri)`` hook is only called for URIs of that scheme::
+
+    [project.entry-points.mltrack]
+    jsonlog = "mltrack_jsonlog.plugin"
+
+It returns a :class:`Store`. Subclassing :class:`BaseStore` gives the
+storage algorithm (write-once by content hash, references checked in the same
+transaction, the training run's life cycle): the subclass provides the
+primitives. The contract suite :class:`mltrack_core.testing.StoreContract`
+checks a backend against every rule; subclass it in the backend's tests with a
+``store_uri`` fixture naming a fresh, empty store.
+
+Observers
+---------
+
+An observer implements any of the observer hooks. It runs after the write
+committed, in the writing process; it must be quick (hand slow work to a
+thread, as the ``notify`` plugin does). An observer that raises is reported
+once with a :class:`TrackingWarning` and set aside for the rest of the
+tracker's life; it never makes a write fail. ``tryfirst``, ``trylast`` and
+wrappers work as in pluggy.
+"""
+
+from mltrack_core.artifacts import ArtifactStore, mltrack_home
+from mltrack_core.demo import DemoResult
+from mltrack_core.errors import (
+    ConflictError,
+    DanglingReferenceError,
+    MissingDependencyError,
+    MissingPluginError,
+    MltrackError,
+    NotFoundError,
+    RunStateError,
+    SchemaError,
+    StoreCorruptError,
+    StoreError,
+    StoreReadOnlyError,
+    StoreUnavailableError,
+    StoreVersionError,
+    TrackingWarning,
+)
+from mltrack_core.extraction import Extraction
+from mltrack_core.hookspecs import hookimpl
+from mltrack_core.live import LiveRun
+from mltrack_core.plugin.frameworks import require_framework, supported_versions
+from mltrack_core.schema import (
+    ConfusionMatrix,
+    Dataset,
+    DataStatistic,
+    Entity,
+    Evaluation,
+    FrozenDict,
+    Histogram,
+    Model,
+    Parameter,
+    Prediction,
+    Score,
+    ScoreAtTime,
+    TrainingRun,
+    TrainingState,
+    Transform,
+    TypedColumn,
+    TypeHint,
+    infer_type,
+)
+from mltrack_core.store import Link, Point, Query, Record, Store, StoredDocument
+from mltrack_core.tracker import Tracker, get_tracker
+
+__all__ = [
+    "ArtifactStore",
+    "ConflictError",
+    "ConfusionMatrix",
+    "DanglingReferenceError",
+    "DataStatistic",
+    "Dataset",
+    "DemoResult",
+    "Entity",
+    "Evaluation",
+    "Extraction",
+    "FrozenDict",
+    "Histogram",
+    "Link",
+    "LiveRun",
+    "MissingDependencyError",
+    "MissingPluginError",
+    "MltrackError",
+    "Model",
+    "NotFoundError",
+    "Parameter",
+    "Point",
+    "Prediction",
+    "Query",
+    "Record",
+    "RunStateError",
+    "SchemaError",
+    "Score",
+    "ScoreAtTime",
+    "Store",
+    "StoreCorruptError",
+    "StoreError",
+    "StoreReadOnlyError",
+    "StoreUnavailableError",
+    "StoreVersionError",
+    "StoredDocument",
+    "Tracker",
+    "TrackingWarning",
+    "TrainingRun",
+    "TrainingState",
+    "Transform",
+    "TypeHint",
+    "TypedColumn",
+    "get_tracker",
+    "hookimpl",
+    "infer_type",
+    "mltrack_home",
+    "require_framework",
+    "supported_versions",
+]
