@@ -27,10 +27,14 @@ MXNET_RUNS_HERE = sys.version_info < (3, 12)
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """Check style and common mistakes with ruff."""
-    session.install("ruff>=0.8")
+    """Check style and common mistakes with ruff, and that every docstring is Google style (pydoclint)."""
+    session.install("ruff>=0.8", "pydoclint[flake8]>=0.5")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    # ruff's Google convention does not notice reST fields (":param x:", ":raises E:") in a docstring
+    session.run(
+        "flake8", "--select=DOC003", "--style=google", "--check-style-mismatch=True", "--extend-exclude=.nox,.venv", "."
+    )
 
 
 @nox.session

@@ -33,8 +33,8 @@ from sklearn.datasets import load_digits  # noqa: E402
 
 import mltrack_core as mt  # noqa: E402
 import mltrack_mxnet  # noqa: E402
+from mltrack_mxnet.dag import network_layout  # noqa: E402
 from mltrack_mxnet.extract import network_of  # noqa: E402
-from mltrack_mxnet.layout import network_layout  # noqa: E402
 
 
 def median_seconds(action, repeat: int) -> float:

@@ -10,6 +10,7 @@ import textwrap
 
 import pytest
 
+import mltrack_core as mt
 from mltrack_core.environment import base_environment, package_versions
 
 SCRIPT = textwrap.dedent(
@@ -70,5 +71,5 @@ def test_host_facts_are_present():
 
 
 def test_versions_of_imported_ml_packages():
-    assert package_versions()["package.mltrack-core"] == "0.1.0"
+    assert package_versions()["package.mltrack-core"] == mt.__version__
     assert "package.torch" not in package_versions()

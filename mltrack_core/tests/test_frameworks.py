@@ -79,3 +79,10 @@ def test_a_missing_framework_is_refused_with_the_hint_given(install):
     plugin(install, None)
     with pytest.raises(mt.MissingDependencyError, match=r"mltrack-forest needs forest-lib<3,>=2.1: conda install"):
         require_framework("mltrack-forest", "forest-lib", install_hint="conda install forest")
+
+
+def test_a_version_the_plugin_read_itself_is_checked_the_same_way(install):
+    plugin(install, None)  # a build installed under another distribution name (mxnet-cu112, say)
+    assert require_framework("mltrack-forest", "forest-lib", installed="2.5") == "2.5"
+    with pytest.raises(mt.MissingDependencyError, match="but 1.9 is installed"):
+        require_framework("mltrack-forest", "forest-lib", installed="1.9")

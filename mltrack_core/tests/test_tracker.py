@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 
 import pytest
@@ -304,3 +305,38 @@ def test_transforms_can_be_described_by_hand(tracker):
     assert tracker.track_transform(scaler) == scaler
     with pytest.raises(mt.SchemaError, match="takes a Transform or keyword fields"):
         tracker.track_transform("scaler")
+
+
+def test_every_write_path_applies_the_same_rules(tracker):
+    dataset = tracker.track_dataset(name="d")
+    other = tracker.track_dataset(name="other")
+    model = tracker.track_model(name="m", learning_algorithm="lr", trained_on=dataset)
+    prediction = mt.Prediction(computed_by=model.id, on_dataset=dataset.id, location="file:///p")
+    mismatched = mt.Evaluation(
+        computed_by=model.id,
+        on_dataset=other.id,
+        for_prediction=prediction.id,
+        scores=[mt.Score(metric="a", value=1.0)],
+    )
+    writes = {
+        "track_*": lambda: tracker._write(Extraction(mismatched, related=(prediction,))),
+        "write (the server's)": lambda: tracker.write([prediction, mismatched]),
+        "restore (the importers')": lambda: tracker.restore([prediction, mismatched]),
+    }
+    for path, write in writes.items():
+        with pytest.raises(mt.SchemaError, match="is for prediction"):
+            write()
+        assert tracker.count("prediction") == 0, path
+
+
+def test_ending_a_run_again_the_same_way_is_a_no_op_and_any_other_way_refused(tracker):
+    run = tracker.track_training(name="fit")
+    ended = run.finish()
+    assert tracker.end_run(ended) == (ended, False)
+    failed = dataclasses.replace(ended, state=mt.TrainingState.FAILED)
+    with pytest.raises(mt.RunStateError, match="has already ended"):
+        tracker.end_run(failed)
+    with pytest.raises(mt.RunStateError, match="needs state FINISHED or FAILED"):
+        tracker.end_run(dataclasses.replace(ended, state=mt.TrainingState.TRAINING))
+    with pytest.raises(mt.NotFoundError, match="is a dataset, not a training run"):
+        tracker.end_run(dataclasses.replace(ended, id=tracker.track_dataset(name="d").id))

@@ -11,7 +11,6 @@ from conftest import mlp, tracking_warnings
 
 import mltrack_core as mt
 from mltrack_core.backends.memory import MemoryStore
-from mltrack_mxnet.framework import check_version
 
 
 class OutageStore(MemoryStore):
@@ -160,16 +159,3 @@ def test_an_initializer_that_cannot_be_described_is_noted_and_the_rest_recorded(
     assert {"optimizer.learning_rate", "epochs", "batch_size"} <= names
     assert "initializer" not in names
     assert model.annotations["mltrack.failures"].startswith("initializer: TypeError")
-
-
-@pytest.mark.parametrize("version", ["2.0.0", "1.8.0", "1.9.0", "not-a-version"])
-def test_unsupported_mxnet_versions_are_refused_with_the_extra_to_install(version):
-    with pytest.raises(
-        mt.MissingDependencyError, match=rf"supports mxnet>=1\.9\.1,<1\.10, but mxnet {version}.*\[instruments\]"
-    ):
-        check_version(version)
-
-
-def test_the_supported_version_passes():
-    check_version(mx.__version__)
-    check_version("1.9.2")

@@ -10,7 +10,7 @@ import pytest
 from mxnet import autograd, gluon
 from mxnet.gluon.contrib.estimator import Estimator
 from mxnet.gluon.contrib.estimator.event_handler import EpochEnd
-from test_layout import check_layout
+from test_dag import check_layout
 
 import mltrack_core as mt
 import mltrack_mxnet
@@ -94,7 +94,7 @@ def test_the_estimator_streams_what_it_reports_and_becomes_the_model(tracker, tr
     assert values["optimizer.rescale_grad"] == 1.0  # the trainer's scale, not scale / last batch size
     assert (values["epochs"], values["batch_size"], values["loss"]) == (2, 40, "SoftmaxCrossEntropyLoss")
     check_layout(tracker, model, net._cached_graph[1], {"data": (40, 1, 8, 8)}, {"data"})
-    symbol, arg_params, aux_params = mltrack_mxnet.load_checkpoint(model)
+    symbol, arg_params, aux_params = mltrack_mxnet.load_model(model)
     assert sorted([*arg_params, *aux_params]) == sorted(net.collect_params().keys())
     assert sorted(aux_params) == ["batchnorm0_running_mean", "batchnorm0_running_var"]
     assert symbol.list_outputs() == net._cached_graph[1].list_outputs()

@@ -204,7 +204,7 @@ def test_a_serialized_model_loads_back_with_its_parameters(tracker, train_set, d
 
     assert model.location.startswith("file://")
     assert model.location.endswith("/digits-cnn-1.mxnet.zip")
-    symbol, arg_params, aux_params = mltrack_mxnet.load_checkpoint(model)
+    symbol, arg_params, aux_params = mltrack_mxnet.load_model(model)
     trained_args, trained_aux = module.get_params()
     assert symbol.tojson() == module.symbol.tojson()
     assert sorted(arg_params) == sorted(trained_args)

@@ -18,7 +18,6 @@ from mltrack_core.cli import main
 
 def test_the_entry_point_registers_the_plugin(tracker):
     assert tracker.plugins.get_plugin("mxnet") is mltrack_mxnet.plugin
-    assert mltrack_mxnet.SUPPORTED_MXNET == ">=1.9.1,<1.10"
 
 
 def test_the_environment_names_the_mxnet_build(tracker):
@@ -43,7 +42,7 @@ def test_mltrack_demo_records_the_figure_3_workflow(tmp_path):
         datasets = {entity.name for entity in tracker.lineage(best.id).of_kind("dataset")}
         assert datasets == {"digits-8x8", "digits-8x8-train", "digits-8x8-test"}
         for model in tracker.find("model", trained_on=tracker.find("dataset", name="digits-8x8-train")[0]):
-            symbol, _, _ = mltrack_mxnet.load_checkpoint(model)
+            symbol, _, _ = mltrack_mxnet.load_model(model)
             assert symbol.list_outputs() == ["softmax_output"]
             run = tracker.find("run", for_model=model)[0]
             assert run.state is mt.TrainingState.FINISHED

@@ -10,7 +10,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
 import mltrack_core as mt
-from mltrack_sklearn import TrackedPipeline, evaluate
+from mltrack_sklearn import TrackedPipeline, track_evaluation
 
 
 class CountingLogisticRegression(LogisticRegression):
@@ -36,7 +36,7 @@ def test_classifier_scores_and_confusion_matrix(tracker, split):
     )
     pipeline.fit(X_train, y_train)
     CountingLogisticRegression.predictions = 0
-    evaluation = evaluate(
+    evaluation = track_evaluation(
         pipeline, X_test, y_test, ["accuracy", "f1_macro", "neg_log_loss", accuracy_score], tracker=tracker
     )
     assert CountingLogisticRegression.predictions == 1
@@ -61,12 +61,12 @@ def test_regressor_defaults_and_explicit_model(tracker, diabetes):
     X, y = diabetes
     regressor = Ridge(alpha=0.1).fit(X, y)
     model = tracker.track_model(regressor, trained_on=tracker.track_dataset(X, target=y))
-    evaluation = evaluate(regressor, X, y, model=model, tracker=tracker, procedure="resubstitution")
+    evaluation = track_evaluation(regressor, X, y, model=model, tracker=tracker, procedure="resubstitution")
     assert [s.metric for s in evaluation.scores] == ["r2", "neg_mean_absolute_error", "neg_root_mean_squared_error"]
     assert evaluation.score("r2").value == pytest.approx(regressor.score(X, y))
     assert evaluation.confusion_matrix is None
     assert evaluation.on_dataset == model.trained_on
-    worst = evaluate(regressor, X, y, [max_error], model=model.id, tracker=tracker)
+    worst = track_evaluation(regressor, X, y, [max_error], model=model.id, tracker=tracker)
     assert worst.score("max_error").value == max_error(y, regressor.predict(X))
 
 
@@ -77,7 +77,7 @@ def test_an_evaluation_links_a_tracked_prediction(tracker, split):
     prediction = tracker.track_prediction(
         computed_by=pipeline.tracked_model_, on_dataset=test_data, location="file:///tmp/p.csv"
     )
-    evaluation = evaluate(pipeline, X_test, y_test, ["accuracy"], prediction=prediction, tracker=tracker)
+    evaluation = track_evaluation(pipeline, X_test, y_test, ["accuracy"], prediction=prediction, tracker=tracker)
     assert evaluation.for_prediction == prediction.id
     assert evaluation.on_dataset == test_data.id
 
@@ -86,12 +86,12 @@ def test_bad_evaluation_requests_are_refused(tracker, split):
     X_train, X_test, y_train, y_test = split
     plain = LogisticRegression(max_iter=5000).fit(X_train, y_train)
     with pytest.raises(mt.SchemaError, match="no tracked model is known for this LogisticRegression: pass model="):
-        evaluate(plain, X_test, y_test, tracker=tracker)
+        track_evaluation(plain, X_test, y_test, tracker=tracker)
     pipeline = TrackedPipeline([("classify", LogisticRegression(max_iter=5000))], tracker=tracker).fit(X_train, y_train)
     with pytest.raises(mt.SchemaError, match="unknown metric 'acuracy'"):
-        evaluate(pipeline, X_test, y_test, ["acuracy"], tracker=tracker)
+        track_evaluation(pipeline, X_test, y_test, ["acuracy"], tracker=tracker)
     other = tracker.track_model(plain, trained_on=pipeline.tracked_model_.trained_on)
     prediction = tracker.track_prediction(computed_by=other, on_dataset=other.trained_on)
     with pytest.raises(mt.SchemaError, match="was computed by model"):
-        evaluate(pipeline, X_test, y_test, prediction=prediction, tracker=tracker)
+        track_evaluation(pipeline, X_test, y_test, prediction=prediction, tracker=tracker)
     assert tracker.count("evaluation") == 0

@@ -1,4 +1,4 @@
-"""The plugin: entry point, explicit extraction, environment, version range, demo."""
+"""The plugin: entry point, explicit extraction, environment, demo."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 import mltrack_core as mt
-from mltrack_sklearn import _compat
 from mltrack_sklearn.demo import run_demo
 
 
@@ -48,19 +47,6 @@ def test_the_environment_names_scikit_learn(tracker, iris):
     model = tracker.track_model(LogisticRegression(max_iter=500).fit(*iris), trained_on=tracker.track_dataset(iris[0]))
     assert model.environment["sklearn.version"] == sklearn.__version__
     assert model.environment["package.scikit-learn"] == sklearn.__version__
-
-
-def test_versions_outside_the_supported_range(monkeypatch):
-    monkeypatch.setattr(_compat, "_checked", False)
-    monkeypatch.setattr(_compat, "sklearn_version", lambda: "1.3.2")
-    with pytest.raises(mt.MissingDependencyError, match=r"supports scikit-learn>=1.4,<1.10, but 1.3.2 is installed"):
-        _compat.require_sklearn()
-    monkeypatch.setattr(_compat, "sklearn_version", lambda: None)
-    with pytest.raises(mt.MissingDependencyError, match=r"mltrack-sklearn\[instruments\]"):
-        _compat.require_sklearn()
-    monkeypatch.setattr(_compat, "sklearn_version", lambda: "1.10.0")
-    with pytest.warns(mt.TrackingWarning, match="tested with scikit-learn>=1.4,<1.10; 1.10.0 is installed"):
-        _compat.require_sklearn()
 
 
 def test_the_demo_records_a_search_and_a_held_out_leaderboard(tracker, tmp_path):

@@ -92,6 +92,14 @@ def feature_stages() -> list[object]:
 
 
 @pytest.fixture(scope="session")
+def assembled(tickets):
+    """The tickets with a one-column features vector."""
+    from pyspark.ml.feature import VectorAssembler
+
+    return VectorAssembler(inputCols=["previous"], outputCol="features").transform(tickets)
+
+
+@pytest.fixture(scope="session")
 def fitted_pipeline(tickets):
     """The feature pipeline fitted once, with plain Spark."""
     from pyspark.ml import Pipeline

@@ -1,8 +1,7 @@
-"""The plugin through the tracker's public API: explicit tracking, evaluations, serialization, bad input."""
+"""The plugin through the tracker's public API: explicit tracking, evaluations, bad input."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from importlib.metadata import entry_points
@@ -10,18 +9,11 @@ from importlib.metadata import entry_points
 import pytest
 from pyspark.ml import Pipeline
 from pyspark.ml.classification import LogisticRegression
-from pyspark.ml.evaluation import BinaryClassificationEvaluator, RegressionEvaluator
+from pyspark.ml.evaluation import BinaryClassificationEvaluator
 from pyspark.ml.feature import VectorAssembler
-from pyspark.ml.regression import LinearRegression
-from pyspark.ml.tuning import ParamGridBuilder, TrainValidationSplit
 
 from mltrack_core import SchemaError, TrackingWarning
-from mltrack_spark import load_model, track_evaluation
-
-
-@pytest.fixture(scope="module")
-def assembled(tickets):
-    return VectorAssembler(inputCols=["previous"], outputCol="features").transform(tickets)
+from mltrack_spark import track_evaluation
 
 
 def test_the_plugin_is_registered_and_loading_it_imports_no_spark():
@@ -53,33 +45,6 @@ def test_a_model_of_data_tracked_by_hand_is_recorded_without_replay(tracker, fit
     transforms = tracker.get_many(list(model.transforms))
     tokenizer = next(t for t in transforms.values() if t.operator == "Tokenizer")
     assert [c.name for c in tokenizer.output] == ["words"] and tokenizer.annotations["spark.replay"] == "not replayed"
-
-
-def test_a_train_validation_split_model_tracked_explicitly(tracker, assembled):
-    lr = LinearRegression(maxIter=5, labelCol="wait")
-    data = assembled.fillna(0.0, subset=["wait"])
-    split = TrainValidationSplit(
-        estimator=lr,
-        estimatorParamMaps=ParamGridBuilder().addGrid(lr.regParam, [0.0, 1.0]).build(),
-        evaluator=RegressionEvaluator(labelCol="wait"),
-        trainRatio=0.75,
-        seed=5,
-    )
-    fitted = split.fit(data)
-    model = tracker.track_model(fitted, trained_on=data)
-    (summary,) = json.loads(model.annotations["spark.tuning"])
-    assert summary["path"] == "TrainValidationSplitModel" and summary["metric"] == "rmse"
-    assert summary["larger_is_better"] is False
-    assert [c["metric"] for c in summary["candidates"]] == pytest.approx(list(fitted.validationMetrics))
-    assert summary["candidates"][summary["best_index"]]["params"] == {
-        "estimator.regParam": fitted.bestModel.getRegParam()
-    }
-    (evaluation,) = tracker.find("evaluation", computed_by=model)
-    assert evaluation.procedure == "train-validation split (trainRatio 0.75)"
-    assert evaluation.score("rmse").greater_is_better is False
-    names = {p.name for p in model.hyperparameters}
-    assert {"trainRatio", "bestModel.regParam", "evaluator.metricName", "estimatorParamMaps"} <= names
-    assert model.learning_algorithm == "LinearRegression"
 
 
 def test_evaluations_from_spark_evaluators(tracker, tickets, assembled):
@@ -115,17 +80,6 @@ def test_evaluations_from_spark_evaluators(tracker, tickets, assembled):
         )
 
 
-def test_serialized_models_load_back(tracker, tickets):
-    assembler = VectorAssembler(inputCols=["previous"], outputCol="features")
-    fitted = Pipeline(stages=[assembler, LogisticRegression(maxIter=3)]).fit(tickets)
-    model = tracker.track_model(fitted, trained_on=tickets, serialize=True, name="small lr")
-    assert model.location.startswith("file://") and model.location.endswith("/small_lr.spark.zip")
-    loaded = load_model(model.location, tracker=tracker)
-    assert [s.uid for s in loaded.stages] == [s.uid for s in fitted.stages]
-    expected = [row.probability for row in fitted.transform(tickets).collect()]
-    assert [row.probability for row in loaded.transform(tickets).collect()] == expected
-
-
 def test_bad_input_is_refused_with_what_to_do(tracker, tickets):
     train = tracker.track_dataset(tickets, name="tickets")
     with pytest.raises(SchemaError, match="LogisticRegression is an estimator, not a fitted model"):
@@ -136,12 +90,3 @@ def test_bad_input_is_refused_with_what_to_do(tracker, tickets):
         tracker.track_training(VectorAssembler(inputCols=["previous"], outputCol="f"))
     with pytest.raises(SchemaError, match="evaluator must be"):
         track_evaluation("auc", tickets, computed_by="model-x", on_dataset=train, tracker=tracker)
-
-
-def test_replay_outside_a_spark_process_says_what_is_missing():
-    probe = (
-        "from mltrack_spark.framework import active_session\n"
-        "try:\n    active_session()\nexcept Exception as exc:\n    print(type(exc).__name__, exc)"
-    )
-    completed = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
-    assert completed.stdout.startswith("MltrackError no SparkSession is running")

@@ -61,7 +61,7 @@ from mltrack_core.schema import (
 )
 from mltrack_core.tracker import Tracker, connect, get_tracker, set_tracker
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "ConflictError",

@@ -18,11 +18,14 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from mltrack_core.errors import MissingDependencyError, MltrackError
 
-__all__ = ["ArtifactStore", "default_artifact_root", "mltrack_home"]
+if TYPE_CHECKING:
+    from mltrack_core.schema import Model
+
+__all__ = ["ArtifactStore", "default_artifact_root", "location_of", "mltrack_home"]
 
 _COPY_BUFFER = 1 << 20
 
@@ -35,6 +38,19 @@ def mltrack_home() -> Path:
 def default_artifact_root() -> str:
     """``$MLTRACK_ARTIFACTS``, else the ``artifacts`` folder in :func:`mltrack_home`."""
     return os.environ.get("MLTRACK_ARTIFACTS") or str(mltrack_home() / "artifacts")
+
+
+def location_of(model_or_location: Model | str) -> str:
+    """Where a serialized model is: the model's ``location``, or the location itself.
+
+    Raises:
+        MltrackError: the model was tracked without ``serialize=True`` and has no location.
+    """
+    if isinstance(model_or_location, str):
+        return model_or_location
+    if not model_or_location.location:
+        raise MltrackError(f"model {model_or_location.id!r} has no location: track it with serialize=True to store it")
+    return model_or_location.location
 
 
 class ArtifactStore:

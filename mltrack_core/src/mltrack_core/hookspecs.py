@@ -166,7 +166,8 @@ def mltrack_entities_stored(tracker: Tracker, entities: Sequence[Entity]) -> Non
     """React to entities that were just written (not to no-op re-writes).
 
     Called after the write's transaction committed, in the writing process.
-    Observers must be quick; an exception is reported and swallowed.
+    Observers must be quick; one that raises is reported once and not called again
+    by that tracker (see the failure policy above).
 
     Args:
         tracker: the tracker that wrote them.

@@ -200,20 +200,26 @@ def check_regression(
 ) -> RegressionResult:
     """Compare ``value`` of ``metric`` with the comparable history and record it.
 
-    :param model: the model that was evaluated (a :class:`Model` is tracked
-        first if the store lacks it), or its id; needed when recording.
-    :param dataset: the (hold-out) dataset it was evaluated on, or its id.
-    :param tolerance: how much worse than the baseline still passes (absolute).
-    :param procedure: how the value was estimated; only evaluations with the
-        same procedure are comparable.
-    :param baseline: ``"best"``, ``"last-passing"``, or the id of a stored evaluation.
-    :param record: store the evaluation (tagged with commit and outcome).
-    :param greater_is_better: the metric's direction when its name does not tell.
-    :param repository: the git repository whose commit is recorded (default: the working folder).
-    :param name: the evaluation's name (the pytest fixture uses the test id).
-    :raises SchemaError: a bad metric, value, tolerance or procedure.
-    :raises NotFoundError: the dataset, model or pinned evaluation id is not stored.
-    :raises IncomparableBaselineError: the pinned evaluation is not comparable with this check.
+    Args:
+        tracker: the tracker holding the history (and recording the new evaluation).
+        metric: the metric's name, e.g. ``"roc_auc"``.
+        value: the new score.
+        model: the model that was evaluated (a :class:`Model` is tracked
+            first if the store lacks it), or its id; needed when recording.
+        dataset: the (hold-out) dataset it was evaluated on, or its id.
+        tolerance: how much worse than the baseline still passes (absolute).
+        procedure: how the value was estimated; only evaluations with the
+            same procedure are comparable.
+        baseline: ``"best"``, ``"last-passing"``, or the id of a stored evaluation.
+        record: store the evaluation (tagged with commit and outcome).
+        greater_is_better: the metric's direction when its name does not tell.
+        repository: the git repository whose commit is recorded (default: the working folder).
+        name: the evaluation's name (the pytest fixture uses the test id).
+
+    Raises:
+        SchemaError: a bad metric, value, tolerance or procedure.
+        NotFoundError: the dataset, model or pinned evaluation id is not stored.
+        IncomparableBaselineError: the pinned evaluation is not comparable with this check.
     """
     value = _finite(value, f"the value of {metric!r}")
     if not isinstance(metric, str) or not metric:

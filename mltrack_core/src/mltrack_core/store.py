@@ -5,19 +5,23 @@ implements :class:`Store`. The tracker turns entities into :class:`Record`
 objects (the document plus the fields a store indexes) and enforces the rules
 of the schema; a store only persists, checks references atomically, and
 answers queries. The contract test suite in :mod:`mltrack_core.testing` checks
-every backend against this description.
+every backend against this description. :class:`BaseStore` implements the
+writes of the contract once, on top of a few primitives a backend provides;
+the built-in backends derive from it, and so may a plugin's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal, NamedTuple, Protocol, runtime_checkable
+from typing import Generic, Literal, NamedTuple, Protocol, TypeVar, runtime_checkable
 
-from mltrack_core.errors import ConflictError, DanglingReferenceError, RunStateError
+from mltrack_core.errors import ConflictError, DanglingReferenceError, NotFoundError, RunStateError
 from mltrack_core.schema import Entity, Evaluation, TrainingRun, canonical_json, content_hash_of
 
 __all__ = [
+    "BaseStore",
     "Link",
     "Point",
     "Query",
@@ -222,3 +226,162 @@ def dangling_reference_error(
 def ended_run_error(run_id: str, state: str) -> RunStateError:
     """The error for changing a training run that has already ended."""
     return RunStateError(f"training run {run_id!r} has already ended ({state}); an ended run cannot change")
+
+
+# ---------------------------------------------------------------- the write algorithm every built-in store shares
+
+Transaction = TypeVar("Transaction")
+"""What a backend's write transaction hands its primitives: a connection, a cursor, a staging area."""
+_Result = TypeVar("_Result")
+
+
+class BaseStore(ABC, Generic[Transaction]):
+    """The writes of :class:`Store`, written once on top of a few primitives each backend provides.
+
+    :meth:`put`, :meth:`update_run` and :meth:`append_points` hold the rules of
+    the contract (write-once ids, references, runs that change only while
+    training); a subclass supplies the primitives (the abstract methods: one
+    write transaction and what is read and written inside it) and the reads of
+    :class:`Store` (``get``, ``find``, ``count``, ``links``, ``scores``,
+    ``points``, ``close``). Every primitive but :meth:`_in_transaction` runs
+    inside the transaction :meth:`_in_transaction` opened and receives its
+    handle; an exception raised there rolls the whole write back.
+    """
+
+    uri: str
+
+    # ------------------------------------------------------------ the template methods
+
+    def put(self, records: Sequence[Record]) -> list[str]:
+        unique = _unique_by_id(records)
+        return self._in_transaction(lambda transaction: self._put_unique(transaction, unique))
+
+    def update_run(self, record: Record) -> None:
+        self._in_transaction(lambda transaction: self._replace_training_run(transaction, record))
+
+    def append_points(self, points: Sequence[Point]) -> None:
+        run_ids = sorted({point[0] for point in points})  # sorted: backends that lock rows lock them in one order
+        self._in_transaction(lambda transaction: self._append_to_training_runs(transaction, run_ids, points))
+
+    def _put_unique(self, transaction: Transaction, records: list[Record]) -> list[str]:
+        taken = self._insert_absent(transaction, records)
+        for record in records:
+            if record.id in taken and taken[record.id] != record.content_hash:
+                raise conflict_error(record)
+        new = [record for record in records if record.id not in taken]
+        self._check_references(transaction, new)
+        return [record.id for record in new]
+
+    def _replace_training_run(self, transaction: Transaction, record: Record) -> None:
+        self._check_training(transaction, [record.id], exclusive=True)
+        self._check_references(transaction, [record])
+        self._replace_run(transaction, record)
+
+    def _append_to_training_runs(self, transaction: Transaction, run_ids: list[str], points: Sequence[Point]) -> None:
+        self._check_training(transaction, run_ids, exclusive=False)
+        self._insert_points(transaction, points)
+
+    def _check_references(self, transaction: Transaction, records: list[Record]) -> None:
+        targets = list(dict.fromkeys(target for record in records for _, target, _ in record.references))
+        if not targets:
+            return
+        kinds = self._stored_kinds(transaction, targets)
+        for record in records:
+            for relation, target, kind in record.references:
+                if kinds.get(target) != kind:
+                    raise dangling_reference_error(record, relation, target, kind, kinds.get(target))
+
+    def _check_training(self, transaction: Transaction, run_ids: list[str], *, exclusive: bool) -> None:
+        states = self._run_states(transaction, run_ids, exclusive=exclusive)
+        for run_id in run_ids:
+            if run_id not in states:
+                raise NotFoundError(f"no training run {run_id!r} in {self.uri}")
+            if states[run_id] != "TRAINING":
+                raise ended_run_error(run_id, states[run_id])
+
+    # ------------------------------------------------------------ the primitives
+
+    @abstractmethod
+    def _in_transaction(self, action: Callable[[Transaction], _Result]) -> _Result:
+        """Run ``action`` in one write transaction: all it wrote is kept if it returns, nothing if it raises.
+
+        Args:
+            action: The write; it receives the transaction's handle to pass to the other primitives.
+
+        Returns:
+            What ``action`` returned.
+
+        Raises:
+            StoreError: The store cannot be written (closed, read-only, unavailable); exceptions of
+                ``action`` pass through unchanged.
+        """
+
+    @abstractmethod
+    def _insert_absent(self, transaction: Transaction, records: list[Record]) -> dict[str, str]:
+        """Insert, in this order, those of ``records`` whose id is not stored yet (with links, labels, scores).
+
+        A backend that lets writers run concurrently must insert only ids that
+        no concurrent transaction has committed or is writing, waiting for that
+        transaction to end when it must.
+
+        Args:
+            transaction: The handle :meth:`_in_transaction` passed.
+            records: Records with distinct ids.
+
+        Returns:
+            The stored content hash of every id that was taken already (those records were not inserted).
+        """
+
+    @abstractmethod
+    def _stored_kinds(self, transaction: Transaction, ids: list[str]) -> dict[str, str]:
+        """The kinds of those ``ids`` that are stored, this transaction's inserts included.
+
+        Args:
+            transaction: The handle :meth:`_in_transaction` passed.
+            ids: Distinct ids.
+
+        Returns:
+            Kind by id; unknown ids are left out.
+        """
+
+    @abstractmethod
+    def _run_states(self, transaction: Transaction, run_ids: list[str], *, exclusive: bool) -> dict[str, str]:
+        """The stored states of those ``run_ids`` that are training runs, kept unchanged until the transaction ends.
+
+        Args:
+            transaction: The handle :meth:`_in_transaction` passed.
+            run_ids: Distinct ids, sorted.
+            exclusive: True when the caller is about to replace the runs (to end them): a backend with
+                row locks locks them against every other writer. False when it is about to append points:
+                other writers may append too, but none may replace the runs before this transaction ends.
+
+        Returns:
+            State by run id; ids that are unknown or not training runs are left out.
+        """
+
+    @abstractmethod
+    def _replace_run(self, transaction: Transaction, record: Record) -> None:
+        """Replace a stored training run's record (document, indexed fields, links and labels) by ``record``.
+
+        Args:
+            transaction: The handle :meth:`_in_transaction` passed.
+            record: The new record of the run; its id is stored as a training run.
+        """
+
+    @abstractmethod
+    def _insert_points(self, transaction: Transaction, points: Sequence[Point]) -> None:
+        """Append ``points`` (plain tuples in :class:`Point`'s field order are allowed) in this order.
+
+        Args:
+            transaction: The handle :meth:`_in_transaction` passed.
+            points: Points of stored training runs.
+        """
+
+
+def _unique_by_id(records: Sequence[Record]) -> list[Record]:
+    """``records`` without repeated ids; an id repeated with a different content hash is a conflict."""
+    unique: dict[str, Record] = {}
+    for record in records:
+        if unique.setdefault(record.id, record).content_hash != record.content_hash:
+            raise conflict_error(record)
+    return list(unique.values())

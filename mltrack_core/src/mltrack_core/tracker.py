@@ -28,6 +28,13 @@ from mltrack_core.errors import (
 )
 from mltrack_core.extraction import Extraction
 from mltrack_core.live import LiveRun, PointWriter
+from mltrack_core.rules import (
+    FIXED_AT_START,
+    SET_WHEN_ENDING,
+    check_predictions_match,
+    check_run_end,
+    check_run_ended,
+)
 from mltrack_core.schema import (
     KINDS,
     LINK_FIELDS,
@@ -45,7 +52,7 @@ from mltrack_core.schema import (
     entity_from_json,
     now_ms,
 )
-from mltrack_core.store import Point, Query, Store, conflict_error, record_of
+from mltrack_core.store import Point, Query, Store, conflict_error, ended_run_error, record_of
 
 if TYPE_CHECKING:
     from mltrack_core.artifacts import ArtifactStore
@@ -369,6 +376,44 @@ class Tracker:
             raise SchemaError(f"track_transform takes a Transform or keyword fields, not {type(transform).__name__}")
         return self._write(Extraction(Transform(**fields)))
 
+    def write(self, entities: Sequence[Entity]) -> list[Entity]:
+        """Store entities exactly as given, in one transaction; return those newly written.
+
+        The rules of every ``track_*`` call hold (write-once, lineage, an
+        evaluation for a prediction names its model and dataset), but nothing is
+        added: no creator, experiment or environment. This is what the metadata
+        server does with the entities it receives.
+        """
+        return self._put(entities, announce=True)
+
+    def end_run(self, ended: TrainingRun, *, started: TrainingRun | None = None) -> tuple[TrainingRun, bool]:
+        """Store that a training run ended (state, end time, model, fields it started without), once.
+
+        ``started`` is the run as stored when it started (read from the store
+        when not given). Only fields the run started without may be filled in
+        and annotations may only be added (:func:`mltrack_core.rules.check_run_end`).
+        Ending a run again with the same content changes nothing, so retries are safe.
+
+        Returns:
+            the run as stored, and whether it ended now (False: it had ended with this content already).
+
+        Raises:
+            NotFoundError: no training run has that id.
+            RunStateError: the run is not ended, has ended differently, or changes what it may not.
+        """
+        check_run_ended(ended)
+        started = started or self.get_run(ended.id)
+        ended = dataclasses.replace(ended, creation_time=started.creation_time)  # creation time aside, as in put
+        if started.state is not TrainingState.TRAINING:
+            return self._ended_already(started, ended), False
+        check_run_end(started, ended)
+        try:
+            self.store.update_run(record_of(ended))
+        except RunStateError:  # it ended meanwhile (another process, or a retry whose answer was lost)
+            return self._ended_already(self.get_run(ended.id), ended), False
+        self.notify_observers("mltrack_run_ended", tracker=self, run=ended)
+        return ended, True
+
     def restore(self, entities: Sequence[Entity]) -> list[Entity]:
         """Write entities exactly as they are, for importers; return those newly written.
 
@@ -381,16 +426,16 @@ class Tracker:
         """
         entities = list({entity.id: entity for entity in entities}.values())
         stored_runs = self.store.get([entity.id for entity in entities if isinstance(entity, TrainingRun)])
-        records = []
+        to_write = []
         for entity in entities:
             if not isinstance(entity, TrainingRun):
-                records.append(record_of(entity))
+                to_write.append(entity)
             elif entity.id not in stored_runs:
-                records.append(record_of(_as_started(entity)))
+                to_write.append(_as_started(entity))
             elif stored_runs[entity.id].document != record_of(entity).document:
                 raise conflict_error(record_of(entity))
         runs = [entity for entity in entities if isinstance(entity, TrainingRun) and entity.id not in stored_runs]
-        written = set(self.store.put(records))
+        written = {entity.id for entity in self._put(to_write, announce=False)}
         points = [
             Point(run.id, point.metric, point.value, point.epoch, point.step, point.timestamp)
             for run in runs
@@ -457,8 +502,6 @@ class Tracker:
                 confusion_matrix=confusion_matrix,
                 **fields,
             )
-        if evaluation.for_prediction is not None:
-            self._check_prediction_matches(evaluation)
         return self._write(Extraction(evaluation))
 
     # ------------------------------------------------------------ reading
@@ -473,6 +516,19 @@ class Tracker:
         if found is None or (kind is not None and kind != found.KIND):
             what = kind or "entity"
             raise NotFoundError(f"no {what} with id {id!r} in {self.uri}; list ids with: mltrack ls")
+        return found
+
+    def get_run(self, run_id: str) -> TrainingRun:
+        """The stored training run ``run_id``, without its scores over time (see :meth:`points`).
+
+        Raises:
+            NotFoundError: no entity has that id, or it is not a training run.
+        """
+        found = self.get_many([run_id], with_scores=False).get(run_id)
+        if found is None:
+            raise NotFoundError(f"no training run {run_id!r} in {self.uri}")
+        if not isinstance(found, TrainingRun):
+            raise NotFoundError(f"{run_id!r} is a {found.KIND}, not a training run")
         return found
 
     def get_many(self, ids: Sequence[str], *, with_scores: bool = True) -> dict[str, Entity]:
@@ -569,16 +625,21 @@ class Tracker:
                 stacklevel=3,
             )
         entities = [self._complete(entity) for entity in (*extraction.related, primary)]
-        written = set(self.store.put([record_of(entity) for entity in entities]))
-        stored = [entity for entity in entities if entity.id in written]
-        for entity in stored:
-            if not isinstance(entity, TrainingRun):
-                self._remember(entity)
-        if stored:
-            self.notify_observers("mltrack_entities_stored", tracker=self, entities=stored)
-        if entities[-1].id in written:
+        written = self._put(entities, announce=True)
+        if written and written[-1] is entities[-1]:
             return entities[-1]
         return self.get(entities[-1].id)  # an identical entity was stored before: return it as stored
+
+    def _put(self, entities: Sequence[Entity], *, announce: bool) -> list[Entity]:
+        check_predictions_match(entities, self.get_many)
+        written = set(self.store.put([record_of(entity) for entity in entities]))
+        new = [entity for entity in entities if entity.id in written]
+        for entity in new:
+            if not isinstance(entity, TrainingRun):
+                self._remember(entity)
+        if new and announce:
+            self.notify_observers("mltrack_entities_stored", tracker=self, entities=new)
+        return new
 
     def _complete(self, entity: Entity) -> Entity:
         changes: dict[str, Any] = {}
@@ -618,17 +679,6 @@ class Tracker:
             return found
         return self.track_dataset(reference)
 
-    def _check_prediction_matches(self, evaluation: Evaluation) -> None:
-        prediction = self.get_many([evaluation.for_prediction]).get(evaluation.for_prediction)  # type: ignore[list-item]
-        if isinstance(prediction, Prediction) and (
-            prediction.computed_by != evaluation.computed_by or prediction.on_dataset != evaluation.on_dataset
-        ):
-            raise SchemaError(
-                f"evaluation {evaluation.id!r} is for prediction {prediction.id!r}, which model "
-                f"{prediction.computed_by!r} computed on dataset {prediction.on_dataset!r}; the evaluation names "
-                f"model {evaluation.computed_by!r} and dataset {evaluation.on_dataset!r}"
-            )
-
     def _query(self, kind: str | None, filters: dict[str, Any]) -> Query:
         if kind is not None and kind not in KINDS:
             raise SchemaError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
@@ -665,34 +715,30 @@ class Tracker:
     def _end_run(
         self, started: TrainingRun, state: TrainingState, model: Model | str | None, fields: dict[str, Any]
     ) -> TrainingRun:
-        stored = started  # as written when it started; the store refuses the update if the run has ended since
         fields = dict(fields)
+        managed = sorted(name for name in fields if name in (*FIXED_AT_START, *SET_WHEN_ENDING))
+        if managed:
+            raise RunStateError(f"training run {started.id!r}: {managed[0]} cannot be set when the run ends")
         added_annotations = fields.pop("annotations", {}) or {}
-        for name in fields:
-            if name in ("id", "state", "start_time", "end_time", "for_model", "scores_over_time", "creation_time"):
-                raise RunStateError(f"training run {started.id!r}: {name} cannot be set when the run ends")
-            if getattr(stored, name) not in (None, (), {}):
-                raise RunStateError(
-                    f"training run {started.id!r}: {name} was recorded when the run started and cannot change; "
-                    "only fields left empty then can be filled in at the end"
-                )
-        clashing = sorted(key for key in added_annotations if key in stored.annotations)
-        if clashing:
-            raise RunStateError(f"training run {started.id!r}: annotation(s) {', '.join(clashing)} are already set")
         if "trained_on" in fields:
             fields["trained_on"] = self._dataset(fields["trained_on"], "trained_on").id
         ended = dataclasses.replace(
-            stored,
+            started,
             state=state,
             end_time=now_ms(),
             for_model=_id_of(model) if model is not None else None,
-            annotations={**stored.annotations, **added_annotations},
+            annotations={**started.annotations, **added_annotations},
             scores_over_time=(),
             **fields,
         )
-        self.store.update_run(record_of(ended))
-        self.notify_observers("mltrack_run_ended", tracker=self, run=ended)
-        return ended
+        stored, _ = self.end_run(ended, started=started)  # started as written: no read-back
+        return stored
+
+    @staticmethod
+    def _ended_already(stored: TrainingRun, ended: TrainingRun) -> TrainingRun:
+        if stored.content_hash() != ended.content_hash():
+            raise ended_run_error(stored.id, stored.state.value)
+        return stored
 
     def _finish_runs_of(self, subject: Any, model: Model) -> None:
         if subject is None or self._writer is None:

@@ -1,8 +1,9 @@
 """mltrack for Apache MXNet: live training runs, network layouts with shapes, optimizer settings.
 
 Install ``mltrack-mxnet[instruments]`` (MXNet 1.9.1, the last release, with
-numpy<1.24, so Python <= 3.11). The plugin registers itself with mltrack;
-nothing needs to be imported or patched.
+numpy<1.24, so Python <= 3.11); :func:`supported_versions` is the MXNet range
+it installs. The plugin registers itself with mltrack; nothing needs to be
+imported or patched, and importing this package does not import MXNet.
 
 Module training (the paper's Figure 3)::
 
@@ -43,7 +44,7 @@ What the model records:
   MXNet's default where there is one;
 * the environment, with the MXNet version, its build features and the number of GPUs;
 * with ``serialize=True``, a checkpoint (symbol JSON and parameters, in one zip)
-  in the artifact store; :func:`load_checkpoint` reads it back.
+  in the artifact store; :func:`load_model` reads it back as ``(symbol, arg_params, aux_params)``.
 
 Gluon: a ``HybridBlock`` (for example ``mxnet.gluon.model_zoo.vision``
 networks) gives the same layout and shapes, a ``gluon.Trainer`` the optimizer.
@@ -60,10 +61,10 @@ For a training loop of your own, tell mltrack what the network cannot::
     model = tracker.track_model(net, trained_on=train)
 """
 
-from mltrack_mxnet.checkpoint import load_checkpoint
-from mltrack_mxnet.facts import set_training_facts
-from mltrack_mxnet.framework import SUPPORTED_MXNET
+from mltrack_mxnet.framework import supported_versions
+from mltrack_mxnet.parameters import set_training_facts
+from mltrack_mxnet.serialize import load_model
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
-__all__ = ["SUPPORTED_MXNET", "__version__", "load_checkpoint", "set_training_facts"]
+__all__ = ["__version__", "load_model", "set_training_facts", "supported_versions"]

@@ -7,7 +7,7 @@ estimator, block or trainer offers :class:`GluonCallbacks`' (``run.event_handler
 Callbacks only call ``run.log`` (it appends to a queue; the tracker's
 background thread writes) and note what only the training loop knows. They
 never raise into MXNet's loop: the first failure of each kind becomes one
-:class:`~mltrack_core.TrackingWarning` and is noted on the model tracked later.
+:class:`~mltrack_core.plugin.TrackingWarning` and is noted on the model tracked later.
 
 Metric names: ``train-<metric>`` and ``validation-<metric>`` with MXNet's
 metric names (``train-accuracy``, ``validation-cross-entropy``). A point with
@@ -24,11 +24,11 @@ import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from mltrack_core import SchemaError, TrackingWarning
-from mltrack_mxnet.facts import FitFacts, facts_of
+from mltrack_core.plugin import SchemaError, TrackingWarning
+from mltrack_mxnet.parameters import FitFacts, facts_of
 
 if TYPE_CHECKING:
-    from mltrack_core import LiveRun
+    from mltrack_core.plugin import LiveRun
 
 __all__ = ["GluonCallbacks", "ModuleCallbacks"]
 

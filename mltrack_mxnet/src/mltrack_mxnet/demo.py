@@ -16,14 +16,13 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mltrack_core import Dataset, MissingDependencyError, TypedColumn, TypeHint
-from mltrack_core.demo import DemoResult
+from mltrack_core.plugin import Dataset, DemoResult, MissingDependencyError, TypedColumn, TypeHint
 from mltrack_mxnet.framework import require_mxnet
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from mltrack_core import Tracker
+    from mltrack_core.plugin import Tracker
 
 __all__ = ["run_demo"]
 

@@ -13,32 +13,32 @@ import contextlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from mltrack_core import (
+from mltrack_core.plugin import (
     Extraction,
     MissingPluginError,
+    Model,
     Parameter,
     SchemaError,
     TrainingRun,
     TypedColumn,
     TypeHint,
 )
-from mltrack_core import Model as ModelEntity
 from mltrack_mxnet.callbacks import GluonCallbacks, ModuleCallbacks
-from mltrack_mxnet.checkpoint import write_checkpoint
-from mltrack_mxnet.facts import (
+from mltrack_mxnet.dag import Layout, network_layout
+from mltrack_mxnet.framework import mxnet_environment, require_mxnet
+from mltrack_mxnet.parameters import (
     FitFacts,
     facts_of,
     initializer_parameters,
     optimizer_parameters,
     trainer_parameters,
 )
-from mltrack_mxnet.framework import mxnet_environment, require_mxnet
-from mltrack_mxnet.layout import Layout, network_layout
+from mltrack_mxnet.serialize import save_model
 
 if TYPE_CHECKING:
-    from mltrack_core import Dataset, Tracker
+    from mltrack_core.plugin import Dataset, Tracker
 
-__all__ = ["Network", "describe_model", "describe_training", "network_of", "training_parameters"]
+__all__ = ["Network", "extract_model", "extract_training", "network_of", "training_parameters"]
 
 _UNDERSTOOD = "an mx.mod.Module, a Gluon HybridBlock, a gluon.Trainer or a Gluon Estimator"
 _DTYPE_HINTS = {
@@ -76,7 +76,7 @@ class Network:
 # ---------------------------------------------------------------- models
 
 
-def describe_model(obj: Any, tracker: Tracker, trained_on: Dataset, name: str | None, serialize: bool) -> Extraction:
+def extract_model(obj: Any, tracker: Tracker, trained_on: Dataset, name: str | None, serialize: bool) -> Extraction:
     """The model (network layout with shapes, optimizer, initializer, epochs, batch size) of ``obj``."""
     mx = require_mxnet()
     network = network_of(obj)
@@ -96,7 +96,7 @@ def describe_model(obj: Any, tracker: Tracker, trained_on: Dataset, name: str | 
     hyperparameters = _model_parameters(network, layout, failures)
     model_name = name or network.default_name
     location = _serialize(tracker, network, model_name) if serialize else None
-    model = ModelEntity(
+    model = Model(
         name=model_name,
         learning_algorithm=_learning_algorithm(network.optimizer),
         trained_on=trained_on.id,
@@ -192,7 +192,7 @@ def _serialize(tracker: Tracker, network: Network, name: str) -> str:
                     "initialize the network and run it once first"
                 ) from None
             (aux_params if parameter.name in auxiliary else arg_params)[parameter.name] = data
-    return write_checkpoint(tracker.artifacts, name, network.symbol, arg_params, aux_params)
+    return save_model(tracker.artifacts, name, network.symbol, arg_params, aux_params)
 
 
 # ---------------------------------------------------------------- networks
@@ -289,7 +289,7 @@ def _block_network(block: Any, trainer: Any = None, context: str | None = None) 
 # ---------------------------------------------------------------- training runs
 
 
-def describe_training(obj: Any, tracker: Tracker) -> Extraction:
+def extract_training(obj: Any, tracker: Tracker) -> Extraction:
     """A training-run template for ``obj``, with the helpers its live run offers.
 
     A module's run offers :class:`ModuleCallbacks`; an estimator's, a block's

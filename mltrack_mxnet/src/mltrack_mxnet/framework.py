@@ -1,8 +1,9 @@
-"""Access to MXNet: the supported version range, object recognition, build facts.
+"""Access to MXNet: object recognition, the supported version range, build facts.
 
 Importing MXNet takes a second or more, so nothing here imports it unless an
 MXNet object is already at hand (then MXNet is imported anyway) or the caller
-needs MXNet itself (the demo).
+needs MXNet itself (the demo). The supported range is written once, in the
+``instruments`` extra of this package's ``pyproject.toml``.
 """
 
 from __future__ import annotations
@@ -10,43 +11,36 @@ from __future__ import annotations
 import functools
 import sys
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from packaging.specifiers import SpecifierSet
-from packaging.version import InvalidVersion, Version
+from mltrack_core.plugin import MissingDependencyError, require_framework
+from mltrack_core.plugin import supported_versions as framework_versions
 
-from mltrack_core import MissingDependencyError
+if TYPE_CHECKING:
+    from packaging.specifiers import SpecifierSet
 
-__all__ = ["SUPPORTED_MXNET", "check_version", "is_mxnet_object", "mxnet_environment", "require_mxnet"]
+__all__ = ["is_mxnet_object", "mxnet_environment", "require_mxnet", "supported_versions"]
 
-SUPPORTED_MXNET = ">=1.9.1,<1.10"
-"""The MXNet versions this package reads (the ``instruments`` extra installs one)."""
-
+_PLUGIN = "mltrack-mxnet"
+_FRAMEWORK = "mxnet"
 _INSTALL_HINT = "pip install 'mltrack-mxnet[instruments]' (MXNet 1.9.1 with numpy<1.24, Python <= 3.11)"
 
 
-def check_version(version: str) -> None:
-    """Raise unless ``version`` is an MXNet version this package supports.
-
-    Raises:
-        MissingDependencyError: naming the installed and the supported versions.
-    """
-    try:
-        supported = Version(version) in SpecifierSet(SUPPORTED_MXNET)
-    except InvalidVersion:
-        supported = False
-    if not supported:
-        raise MissingDependencyError(
-            f"mltrack-mxnet supports mxnet{SUPPORTED_MXNET}, but mxnet {version} is installed; {_INSTALL_HINT}"
-        )
+def supported_versions() -> SpecifierSet:
+    """The MXNet versions this package supports: the range its ``instruments`` extra installs."""
+    return framework_versions(_PLUGIN, _FRAMEWORK)
 
 
 @functools.cache
 def require_mxnet() -> ModuleType:
-    """The ``mxnet`` module, after checking that its version is supported.
+    """The ``mxnet`` module, after checking its version against :func:`supported_versions`.
+
+    The version is ``mxnet.__version__``: GPU builds install as ``mxnet-cu112`` and the like.
+
+    An MXNet newer than the range is used, with one ``TrackingWarning``.
 
     Raises:
-        MissingDependencyError: MXNet is missing, cannot be imported, or has an unsupported version.
+        MissingDependencyError: MXNet is missing, cannot be imported, or is older than the supported range.
     """
     try:
         import mxnet
@@ -56,7 +50,7 @@ def require_mxnet() -> ModuleType:
         raise MissingDependencyError(
             f"MXNet is installed but cannot be imported ({type(exc).__name__}: {exc}); {_INSTALL_HINT}"
         ) from exc
-    check_version(mxnet.__version__)
+    require_framework(_PLUGIN, _FRAMEWORK, install_hint=_INSTALL_HINT, installed=mxnet.__version__)
     return mxnet
 
 

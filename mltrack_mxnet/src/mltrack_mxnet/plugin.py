@@ -11,14 +11,13 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mltrack_core import Extraction, MissingPluginError, hookimpl
+from mltrack_core.plugin import Extraction, MissingPluginError, hookimpl
 from mltrack_mxnet.framework import is_mxnet_object
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from mltrack_core import Dataset, Tracker
-    from mltrack_core.demo import DemoResult
+    from mltrack_core.plugin import Dataset, DemoResult, Tracker
 
 
 @hookimpl
@@ -28,9 +27,9 @@ def mltrack_extract_model(
     """A fitted module, Gluon network or estimator: layout, shapes, optimizer, checkpoint."""
     if not is_mxnet_object(obj):
         return None
-    from mltrack_mxnet.extract import describe_model
+    from mltrack_mxnet.extract import extract_model
 
-    return describe_model(obj, tracker, trained_on, name, serialize)
+    return extract_model(obj, tracker, trained_on, name, serialize)
 
 
 @hookimpl
@@ -38,9 +37,9 @@ def mltrack_extract_training(obj: Any, tracker: Tracker) -> Extraction | None:
     """A module, estimator, block or trainer about to train: a run whose helpers stream its metrics."""
     if not is_mxnet_object(obj):
         return None
-    from mltrack_mxnet.extract import describe_training
+    from mltrack_mxnet.extract import extract_training
 
-    return describe_training(obj, tracker)
+    return extract_training(obj, tracker)
 
 
 @hookimpl
@@ -61,10 +60,7 @@ def mltrack_environment() -> dict[str, str] | None:
         return None
     from mltrack_mxnet.framework import mxnet_environment
 
-    try:
-        return mxnet_environment()
-    except Exception:  # noqa: BLE001  (environment facts never fail a write)
-        return None
+    return mxnet_environment()  # a failure: the tracker warns once, then stops asking
 
 
 @hookimpl

@@ -60,7 +60,7 @@ Column lineage
     ``mltrack.column_lineage`` annotation says why.
 
 Evaluations
-    :func:`evaluate` predicts once and records an ``Evaluation`` with a score for
+    :func:`track_evaluation` predicts once and records an ``Evaluation`` with a score for
     each scikit-learn scorer name (``"accuracy"``, ``"neg_log_loss"``, ...) or metric
     function, and the confusion matrix for classifiers, linked to the model and
     the test dataset (and to a tracked ``Prediction`` when given).
@@ -95,8 +95,17 @@ Cross-validation provenance
     ``TrackedPipeline`` are not recorded one by one (they are what these
     functions record); the search's refit on all the data is.
 
-Supported scikit-learn: 1.4 to 1.9 (``pip install 'mltrack-sklearn[instruments]'``);
-older releases are refused with :class:`mltrack_core.MissingDependencyError`.
+Serialized models
+    ``tracker.track_model(fitted_estimator, trained_on=..., serialize=True)``
+    pickles the estimator into the tracker's artifact store and records the
+    file's URI as the model's ``location``; :func:`load_model` reads it back from
+    the ``Model`` or its location. Unpickling can run any code: load only models
+    from stores you trust.
+
+Supported scikit-learn: the ``instruments`` extra's range, which
+:func:`supported_versions` returns (``pip install 'mltrack-sklearn[instruments]'``
+installs one). Older releases are refused with :class:`mltrack_core.MissingDependencyError`;
+newer ones are used with one :class:`mltrack_core.TrackingWarning`, as some metadata may be missing.
 """
 
 from __future__ import annotations
@@ -104,13 +113,26 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__all__ = ["TrackedPipeline", "cross_validate", "evaluate", "track_search"]
+from mltrack_sklearn.framework import require_sklearn, supported_versions
+
+__version__ = "0.2.0"
+
+__all__ = [
+    "TrackedPipeline",
+    "__version__",
+    "cross_validate",
+    "load_model",
+    "supported_versions",
+    "track_evaluation",
+    "track_search",
+]
 
 _LOCATIONS = {
     "TrackedPipeline": "mltrack_sklearn.tracked",
-    "cross_validate": "mltrack_sklearn.crossval",
-    "track_search": "mltrack_sklearn.crossval",
-    "evaluate": "mltrack_sklearn.evaluation",
+    "cross_validate": "mltrack_sklearn.tuning",
+    "track_search": "mltrack_sklearn.tuning",
+    "track_evaluation": "mltrack_sklearn.evaluation",
+    "load_model": "mltrack_sklearn.serialize",
 }
 
 
@@ -118,11 +140,9 @@ def __getattr__(name: str) -> Any:
     """Import scikit-learn only when a public name is used (the plugin is loaded by every ``connect``)."""
     if name not in _LOCATIONS:
         raise AttributeError(f"module 'mltrack_sklearn' has no attribute {name!r}")
-    from mltrack_sklearn._compat import require_sklearn
-
     require_sklearn()
     return getattr(importlib.import_module(_LOCATIONS[name]), name)
 
 
 def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+    return sorted({*globals(), *__all__})

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import sklearn
 
-from mltrack_core.schema import Transform, TypedColumn, TypeHint
+from mltrack_core.plugin import Transform, TypedColumn, TypeHint
 from mltrack_sklearn.parameters import is_estimator, own_parameters
 
 __all__ = ["Dag", "build_dag", "input_columns"]

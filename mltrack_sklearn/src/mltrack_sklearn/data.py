@@ -22,8 +22,7 @@ from typing import Any
 import numpy as np
 import xxhash
 
-from mltrack_core.errors import SchemaError
-from mltrack_core.schema import Dataset, DataStatistic, Histogram, TypedColumn, TypeHint
+from mltrack_core.plugin import Dataset, DataStatistic, Histogram, SchemaError, TypedColumn, TypeHint
 
 __all__ = ["DataDescription", "describe_data", "is_supported_data", "subset_fingerprint"]
 
@@ -74,7 +73,8 @@ class DataDescription:
 def describe_data(data: Any, target: Any = None, name: str | None = None) -> DataDescription:
     """Describe ``data`` and ``target`` (the labels, or the name of the target column).
 
-    :raises SchemaError: the data or the target cannot be described; the message says why.
+    Raises:
+        SchemaError: the data or the target cannot be described; the message says why.
     """
     table = _table(data, "data")
     label = f"{table.kind} {table.rows}x{len(table.columns)}"

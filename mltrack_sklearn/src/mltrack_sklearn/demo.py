@@ -24,16 +24,16 @@ from sklearn.model_selection import GridSearchCV, StratifiedKFold, train_test_sp
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
-from mltrack_core.demo import DemoResult
-from mltrack_sklearn.crossval import track_search
-from mltrack_sklearn.evaluation import evaluate
+from mltrack_core.plugin import DemoResult
+from mltrack_sklearn.evaluation import track_evaluation
 from mltrack_sklearn.tracked import TrackedPipeline
+from mltrack_sklearn.tuning import track_search
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
 
-    from mltrack_core.tracker import Tracker
+    from mltrack_core.plugin import Tracker
 
 __all__ = ["run_demo"]
 
@@ -86,7 +86,7 @@ def run_demo(tracker: Tracker, folder: Path, say: Callable[[str], None]) -> Demo
     for pipeline in others:
         pipeline.fit(X_train, y_train)
     for estimator, model in [(search.best_estimator_, record.model), *((p, p.tracked_model_) for p in others)]:
-        evaluate(estimator, X_test, y_test, METRICS, model=model, on_dataset=test, tracker=tracker)
+        track_evaluation(estimator, X_test, y_test, METRICS, model=model, on_dataset=test, tracker=tracker)
     say(f"trained a random forest and a majority-class baseline on {train.name}; evaluated all three on {test.name}")
     return DemoResult("scikit-learn: breast cancer (ColumnTransformer, grid search, held-out test)", test, "accuracy")
 

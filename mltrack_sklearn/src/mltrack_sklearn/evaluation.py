@@ -8,12 +8,19 @@ from typing import Any
 from sklearn.base import is_classifier, is_regressor
 from sklearn.metrics import confusion_matrix, get_scorer, get_scorer_names
 
-from mltrack_core.errors import SchemaError
-from mltrack_core.schema import ConfusionMatrix, Dataset, Evaluation, Model, Prediction
-from mltrack_core.tracker import Tracker, get_tracker
+from mltrack_core.plugin import (
+    ConfusionMatrix,
+    Dataset,
+    Evaluation,
+    Model,
+    Prediction,
+    SchemaError,
+    Tracker,
+    get_tracker,
+)
 from mltrack_sklearn.extract import record_data
 
-__all__ = ["CLASSIFIER_METRICS", "REGRESSOR_METRICS", "evaluate"]
+__all__ = ["CLASSIFIER_METRICS", "REGRESSOR_METRICS", "track_evaluation"]
 
 CLASSIFIER_METRICS = ("accuracy", "balanced_accuracy", "f1_macro")
 REGRESSOR_METRICS = ("r2", "neg_mean_absolute_error", "neg_root_mean_squared_error")
@@ -21,7 +28,7 @@ REGRESSOR_METRICS = ("r2", "neg_mean_absolute_error", "neg_root_mean_squared_err
 Metric = str | Callable[[Any, Any], float]
 
 
-def evaluate(
+def track_evaluation(
     estimator: Any,
     X: Any,
     y: Any,

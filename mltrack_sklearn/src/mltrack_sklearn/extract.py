@@ -3,24 +3,21 @@
 from __future__ import annotations
 
 import json
-import pickle
 from typing import TYPE_CHECKING, Any
 
 import sklearn
 
-from mltrack_core.errors import SchemaError
-from mltrack_core.extraction import Extraction
-from mltrack_core.schema import Dataset, Model, TrainingRun, TypedColumn, TypeHint
+from mltrack_core.plugin import Dataset, Extraction, Model, SchemaError, TrainingRun, TypedColumn, TypeHint
 from mltrack_sklearn.dag import build_dag, input_columns
 from mltrack_sklearn.data import DataDescription, describe_data
+from mltrack_sklearn.framework import FRAMEWORK
 from mltrack_sklearn.parameters import hyperparameters, plain_value
+from mltrack_sklearn.serialize import save_model
 
 if TYPE_CHECKING:
-    from mltrack_core.tracker import Tracker
+    from mltrack_core.plugin import Tracker
 
 __all__ = ["extract_dataset", "extract_model", "extract_training", "learning_algorithm", "model_name", "record_data"]
-
-FRAMEWORK = "scikit-learn"
 
 
 def extract_model(
@@ -44,7 +41,7 @@ def extract_model(
     columns = input_columns(estimator, fallback=features if not _is_wide(trained_on) else ())
     dag = build_dag(estimator, columns, types)
     failures += dag.failures
-    location = _serialized(estimator, tracker, name) if serialize else None
+    location = save_model(estimator, tracker, name) if serialize else None
     model = Model(
         name=name or model_name(estimator),
         learning_algorithm=learning_algorithm(estimator),
@@ -143,11 +140,6 @@ def _search_annotations(estimator: Any) -> dict[str, str]:
     if best_score is not None:
         annotations["sklearn.search.best_score"] = repr(float(best_score))
     return annotations
-
-
-def _serialized(estimator: Any, tracker: Tracker, name: str | None) -> str:
-    file_name = f"{(name or type(estimator).__name__).replace('/', '_').replace(' ', '_')}.pkl"
-    return tracker.artifacts.put_bytes(pickle.dumps(estimator, protocol=pickle.HIGHEST_PROTOCOL), file_name)
 
 
 def _is_wide(dataset: Dataset) -> bool:

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from mltrack_core.schema import Parameter, TypeHint, infer_type
+from mltrack_core.plugin import Parameter, TypeHint, infer_type
 
 __all__ = ["deep_params", "hyperparameters", "own_parameters", "plain_value"]
 

@@ -10,27 +10,16 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any
 
-from mltrack_core.hookspecs import hookimpl
-from mltrack_sklearn._compat import require_sklearn, sklearn_is_imported
+from mltrack_core.plugin import MissingDependencyError, hookimpl
+from mltrack_sklearn.framework import is_sklearn_estimator, require_sklearn, sklearn_environment, sklearn_is_imported
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
 
-    from mltrack_core.demo import DemoResult
-    from mltrack_core.extraction import Extraction
-    from mltrack_core.schema import Dataset
-    from mltrack_core.tracker import Tracker
+    from mltrack_core.plugin import Dataset, DemoResult, Extraction, Tracker
 
 _DATA_MODULES = ("pandas", "numpy", "scipy")
-
-
-def _is_estimator(obj: Any) -> bool:
-    if not sklearn_is_imported():
-        return False
-    from sklearn.base import BaseEstimator
-
-    return isinstance(obj, BaseEstimator)
 
 
 @hookimpl
@@ -38,7 +27,7 @@ def mltrack_extract_model(
     obj: Any, tracker: Tracker, trained_on: Dataset, name: str | None, serialize: bool
 ) -> Extraction | None:
     """A fitted scikit-learn estimator: its model, hyperparameters and transformation DAG."""
-    if not _is_estimator(obj):
+    if not is_sklearn_estimator(obj):
         return None
     require_sklearn()
     from mltrack_sklearn.extract import extract_model
@@ -49,7 +38,7 @@ def mltrack_extract_model(
 @hookimpl
 def mltrack_extract_training(obj: Any) -> Extraction | None:
     """An estimator about to be fitted: a run with its hyperparameters."""
-    if not _is_estimator(obj):
+    if not is_sklearn_estimator(obj):
         return None
     require_sklearn()
     from mltrack_sklearn.extract import extract_training
@@ -79,26 +68,16 @@ def mltrack_environment() -> dict[str, str] | None:
     """The scikit-learn version and the BLAS/OpenMP thread pools it computes with."""
     if not sklearn_is_imported():
         return None
-    import sklearn
-
-    facts = {"sklearn.version": sklearn.__version__}
-    try:
-        from threadpoolctl import threadpool_info
-    except ImportError:  # threadpoolctl comes with scikit-learn; without it, only the version is known
-        return facts
-    for library in threadpool_info():
-        api = library.get("internal_api") or library.get("user_api")
-        facts[f"sklearn.threadpool.{api}"] = f"{library.get('version')} ({library.get('num_threads')} threads)"
-    return facts
+    return sklearn_environment()
 
 
 @hookimpl
 def mltrack_demo(tracker: Tracker, folder: Path, say: Callable[[str], None]) -> DemoResult | None:
     """Breast cancer data shipped with scikit-learn: a ColumnTransformer pipeline, a grid search, a held-out test."""
-    from mltrack_sklearn._compat import sklearn_version
-
-    if sklearn_version() is None:
-        say("scikit-learn part skipped: scikit-learn is not installed (pip install 'mltrack-sklearn[instruments]')")
+    try:
+        require_sklearn()
+    except MissingDependencyError as exc:
+        say(f"scikit-learn part skipped: {exc}")
         return None
     from mltrack_sklearn.demo import run_demo
 

@@ -10,11 +10,17 @@ import warnings
 from collections.abc import Iterator
 from typing import Any
 
-from mltrack_core.errors import MltrackError, SchemaError, TrackingWarning
-from mltrack_core.live import LiveRun
-from mltrack_core.schema import Dataset, Model
-from mltrack_core.tracker import Tracker, get_tracker
-from mltrack_sklearn._compat import require_sklearn
+from mltrack_core.plugin import (
+    Dataset,
+    LiveRun,
+    MltrackError,
+    Model,
+    SchemaError,
+    Tracker,
+    TrackingWarning,
+    get_tracker,
+)
+from mltrack_sklearn.framework import require_sklearn
 
 require_sklearn()
 

@@ -1,7 +1,8 @@
 """mltrack for Spark ML: schema replay, a column-level DAG, typed parameters, statistics computed by Spark.
 
-Install ``mltrack-spark[instruments]`` (PySpark 3.5 or 4.x; Spark needs Java
-17). The plugin registers itself with mltrack. Change one line::
+Install ``mltrack-spark[instruments]``: it brings a PySpark of
+``supported_versions()`` (Spark needs Java 17). The plugin registers itself
+with mltrack. Change one line::
 
     from mltrack_spark import TrackedPipeline            # instead of pyspark.ml.Pipeline
 
@@ -24,6 +25,8 @@ Fitted models and DataFrames tracked by hand work the same way::
     train = tracker.track_dataset(train_df, name="churn-train", target="label")
     model = tracker.track_model(pipeline_model, trained_on=train)     # also CrossValidatorModel, ...
     run = tracker.track_training(pipeline, trained_on=train)          # hyperparameters before the fit
+    model = tracker.track_model(pipeline_model, trained_on=train, serialize=True)  # saved by Spark (local master)
+    loaded = load_model(model.location)                               # ... and read back
 
 What is recorded:
 
@@ -56,24 +59,25 @@ What is recorded:
 
 Only the driver talks to the tracker, so any master (``local[*]``, standalone,
 YARN, Kubernetes) works without change. ``replay_schema`` and
-``describe_dataframe`` are the building blocks, for use on their own.
+``describe_dataframe`` are the building blocks, for use on their own;
+``supported_versions()`` is the PySpark range this package supports.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from mltrack_spark.framework import SUPPORTED_PYSPARK
+from mltrack_spark.framework import supported_versions
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
-    "SUPPORTED_PYSPARK",
     "TrackedPipeline",
     "__version__",
     "describe_dataframe",
     "load_model",
     "replay_schema",
+    "supported_versions",
     "track_evaluation",
     "tracked_model_id",
 ]
@@ -82,7 +86,7 @@ _LAZY = {
     "TrackedPipeline": "mltrack_spark.tracked",
     "tracked_model_id": "mltrack_spark.tracked",
     "describe_dataframe": "mltrack_spark.data",
-    "load_model": "mltrack_spark.extract",
+    "load_model": "mltrack_spark.serialize",
     "replay_schema": "mltrack_spark.replay",
     "track_evaluation": "mltrack_spark.evaluation",
 }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mltrack_core.schema import TypedColumn, TypeHint
+from mltrack_core.plugin import TypedColumn, TypeHint
 
 __all__ = ["type_hint", "typed_columns", "unhashable"]
 

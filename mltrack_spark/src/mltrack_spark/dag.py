@@ -27,7 +27,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from mltrack_core.schema import Transform, TypedColumn, TypeHint
+from mltrack_core.plugin import Transform, TypedColumn, TypeHint
 from mltrack_spark.columns import type_hint
 from mltrack_spark.parameters import own_parameters
 from mltrack_spark.replay import NOT_REPLAYED, ReplayedStage, replay_schema

@@ -32,8 +32,7 @@ import math
 import posixpath
 from typing import Any
 
-from mltrack_core.errors import SchemaError
-from mltrack_core.schema import Dataset, DataStatistic, Histogram, TypeHint
+from mltrack_core.plugin import Dataset, DataStatistic, Histogram, SchemaError, TypeHint
 from mltrack_spark.columns import typed_columns, unhashable
 
 __all__ = ["describe_dataframe"]
@@ -53,7 +52,7 @@ _TEMPORAL = {"date", "timestamp", "timestamp_ntz"}
 def describe_dataframe(
     df: Any, *, name: str | None = None, target: str | None = None, statistics: bool = True, fingerprint: bool = True
 ) -> Dataset:
-    """A :class:`~mltrack_core.Dataset` describing ``df`` (nothing is stored; pass it to ``track_dataset``).
+    """A :class:`~mltrack_core.plugin.Dataset` describing ``df`` (nothing is stored; pass it to ``track_dataset``).
 
     Args:
         df: the DataFrame.

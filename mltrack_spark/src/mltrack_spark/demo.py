@@ -19,13 +19,13 @@ import random
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mltrack_core.demo import DemoResult
+from mltrack_core.plugin import DemoResult
 from mltrack_spark.framework import java_missing_reason, pyspark_version, quiet_local_session
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from mltrack_core.tracker import Tracker
+    from mltrack_core.plugin import Tracker
 
 __all__ = ["run_demo"]
 

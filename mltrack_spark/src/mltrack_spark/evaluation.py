@@ -5,13 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from mltrack_core.errors import SchemaError
-from mltrack_core.schema import Score
+from mltrack_core.plugin import SchemaError, Score, get_tracker
 from mltrack_spark.framework import is_dataframe, require_pyspark
 
 if TYPE_CHECKING:
-    from mltrack_core.schema import Dataset, Evaluation, Model
-    from mltrack_core.tracker import Tracker
+    from mltrack_core.plugin import Dataset, Evaluation, Model, Tracker
 
 __all__ = ["track_evaluation"]
 
@@ -56,8 +54,6 @@ def track_evaluation(
     if not isinstance(evaluator, Evaluator):
         raise SchemaError(f"evaluator must be a pyspark.ml.evaluation Evaluator, got {type(evaluator).__name__}")
     if tracker is None:
-        from mltrack_core import get_tracker
-
         tracker = get_tracker()
     scores = [_score(evaluator, metric, predictions) for metric in (metrics or [None])]
     dataset = tracker.track_dataset(on_dataset) if is_dataframe(on_dataset) else on_dataset

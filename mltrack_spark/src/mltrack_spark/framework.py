@@ -1,41 +1,56 @@
-"""Access to PySpark: the supported version range, object recognition, the active session, facts.
+"""PySpark itself: the supported versions, recognising its objects, sessions, environment facts.
 
+The supported range is written once, in the ``instruments`` extra of this
+package's ``pyproject.toml``; :func:`require_pyspark` checks the installed
+PySpark against it with the core's policy (:func:`mltrack_core.plugin.require_framework`).
 Nothing here imports PySpark unless a Spark object is already at hand (then
 PySpark is imported anyway) or the caller needs PySpark itself.
 """
 
 from __future__ import annotations
 
-import functools
 import shutil
 import sys
-import warnings
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mltrack_core.errors import MissingDependencyError, MltrackError, TrackingWarning
+from mltrack_core.plugin import MltrackError, require_framework
+from mltrack_core.plugin import supported_versions as framework_versions
+
+if TYPE_CHECKING:
+    from packaging.specifiers import SpecifierSet
 
 __all__ = [
-    "OLDEST",
-    "SUPPORTED_PYSPARK",
-    "UNTESTED_FROM",
     "active_session",
     "is_dataframe",
     "is_spark_ml_object",
     "java_missing_reason",
     "pyspark_version",
+    "quiet_local_session",
     "require_pyspark",
     "spark_environment",
+    "supported_versions",
 ]
 
-OLDEST = (3, 5)
-"""The oldest PySpark line supported (3.5 is the oldest line the Spark project still maintains)."""
-UNTESTED_FROM = (5, 0)
-"""The first PySpark line not yet tested (the ``instruments`` extra stops before it)."""
-SUPPORTED_PYSPARK = ">=3.5,<5"
-"""The PySpark versions this package reads (the ``instruments`` extra installs one)."""
-INSTALL_HINT = "pip install 'mltrack-spark[instruments]' (PySpark 3.5 or 4.x; Spark needs Java 17)"
+DISTRIBUTION = "mltrack-spark"
+INSTALL_HINT = "pip install 'mltrack-spark[instruments]' (Spark needs Java 17)"
+
+
+def supported_versions() -> SpecifierSet:
+    """The PySpark versions this package supports: the range its ``instruments`` extra installs."""
+    return framework_versions(DISTRIBUTION, "pyspark")
+
+
+def require_pyspark() -> str:
+    """Check (once per process) that a supported PySpark is installed; return its version.
+
+    A PySpark newer than :func:`supported_versions` works, with one :class:`TrackingWarning`.
+
+    Raises:
+        MissingDependencyError: PySpark is missing or older than :func:`supported_versions`.
+    """
+    return require_framework(DISTRIBUTION, "pyspark", install_hint=INSTALL_HINT)
 
 
 def pyspark_version() -> str | None:
@@ -44,39 +59,6 @@ def pyspark_version() -> str | None:
         return version("pyspark")
     except PackageNotFoundError:
         return None
-
-
-def _release(text: str) -> tuple[int, int]:
-    parts = [int("".join(ch for ch in part if ch.isdigit()) or 0) for part in text.split(".")[:2]]
-    padded = [*parts, 0, 0]
-    return padded[0], padded[1]
-
-
-@functools.cache
-def require_pyspark() -> str:
-    """Check once that a supported PySpark is installed; return its version.
-
-    Newer lines than the tested range work with a :class:`TrackingWarning`.
-
-    Raises:
-        MissingDependencyError: PySpark is missing or older than :data:`OLDEST`.
-    """
-    found = pyspark_version()
-    if found is None:
-        raise MissingDependencyError(f"mltrack-spark needs pyspark{SUPPORTED_PYSPARK}: {INSTALL_HINT}")
-    release = _release(found)
-    if release < OLDEST:
-        raise MissingDependencyError(
-            f"mltrack-spark supports pyspark{SUPPORTED_PYSPARK}, but {found} is installed: {INSTALL_HINT}"
-        )
-    if release >= UNTESTED_FROM:
-        warnings.warn(
-            f"mltrack-spark was tested with pyspark{SUPPORTED_PYSPARK}; {found} is installed, "
-            "so some metadata may be missing",
-            TrackingWarning,
-            stacklevel=2,
-        )
-    return found
 
 
 def is_spark_ml_object(obj: Any) -> bool:

@@ -21,10 +21,10 @@ import math
 import re
 from typing import Any
 
-from mltrack_core.schema import Parameter, TypeHint
-from mltrack_spark.stages import child_params, is_tuning_model, join
+from mltrack_core.plugin import Parameter, TypeHint
+from mltrack_spark.stages import child_params, join
 
-__all__ = ["own_parameters", "parameters", "plain_value", "tuning_summaries"]
+__all__ = ["own_parameters", "parameter_grid", "parameters", "plain_value"]
 
 _CONVERTER_TYPES = {
     "toInt": TypeHint.LONG,  # IntParam and LongParam alike: Python ints
@@ -49,18 +49,17 @@ def parameters(obj: Any, prefix: str = "") -> list[Parameter]:
 
 def own_parameters(stage: Any, prefix: str = "", *, nested: bool = True) -> list[Parameter]:
     """The parameters of ``stage`` (with those of the objects its parameters hold when ``nested``)."""
-    grid_paths = _grid_paths(stage)
-    found = [_parameter(stage, param, join(prefix, param.name), grid_paths) for param in stage.params]
+    found = [_parameter(stage, param, join(prefix, param.name)) for param in stage.params]
     if nested:
         for path, child in child_params(stage):
             found += parameters(child, join(prefix, path))
     return found
 
 
-def _parameter(stage: Any, param: Any, name: str, grid_paths: dict[str, str]) -> Parameter:
+def _parameter(stage: Any, param: Any, name: str) -> Parameter:
     defined = stage.isDefined(param)
     value = stage.getOrDefault(param) if defined else None
-    plain = _grid(value, grid_paths) if param.name == "estimatorParamMaps" and value else plain_value(value)
+    plain = parameter_grid(stage) if param.name == "estimatorParamMaps" and value else plain_value(value)
     has_default = stage.hasDefault(param)
     default = plain_value(stage._defaultParamMap[param]) if has_default else None  # Params has no public getDefault
     converter = getattr(param.typeConverter, "__name__", "")
@@ -116,76 +115,13 @@ def _grid_paths(stage: Any) -> dict[str, str]:
     return paths
 
 
-def _grid(param_maps: list[dict[Any, Any]], paths: dict[str, str]) -> list[dict[str, Any]]:
-    """A parameter grid as mappings from parameter path to value."""
+def parameter_grid(stage: Any) -> list[dict[str, Any]]:
+    """The grid of a tuning stage (its ``estimatorParamMaps``) as mappings from parameter path to value."""
+    paths = _grid_paths(stage)
     return [
         {
             join(paths.get(param.parent, str(param.parent)), param.name): plain_value(value)
             for param, value in grid.items()
         }
-        for grid in param_maps
+        for grid in stage.getOrDefault("estimatorParamMaps")
     ]
-
-
-def tuning_summaries(obj: Any, prefix: str = "") -> list[dict[str, Any]]:
-    """What each fitted tuning (CrossValidatorModel, TrainValidationSplitModel) in ``obj`` compared and chose.
-
-    Each summary has the tuning's ``path``, its ``procedure`` ("3-fold
-    cross-validation", "train-validation split (trainRatio 0.75)"), the
-    evaluator's ``metric`` and ``larger_is_better``, the ``best_index`` and
-    every ``candidates``' parameters, metric and (cross-validation) standard deviation.
-    """
-    from pyspark.ml.tuning import CrossValidatorModel, TrainValidationSplitModel
-
-    found = []
-    for path, stage in _tuning_models(obj, prefix):
-        evaluator = stage.getEvaluator()
-        larger = bool(evaluator.isLargerBetter())
-        if isinstance(stage, CrossValidatorModel):
-            metrics = [float(value) for value in stage.avgMetrics]
-            spreads = [float(value) for value in (getattr(stage, "stdMetrics", None) or [])]
-            folds = stage.getOrDefault("numFolds")
-            fold_column = stage.getOrDefault("foldCol") if stage.isDefined(stage.getParam("foldCol")) else ""
-            procedure = f"{folds}-fold cross-validation" + (
-                f" (folds from column {fold_column})" if fold_column else ""
-            )
-        else:
-            assert isinstance(stage, TrainValidationSplitModel)
-            metrics = [float(value) for value in stage.validationMetrics]
-            spreads = []
-            procedure = f"train-validation split (trainRatio {stage.getOrDefault('trainRatio')})"
-        grid = _grid(stage.getEstimatorParamMaps(), _grid_paths(stage))
-        candidates = [
-            {"params": params, "metric": metric, **({"std": spreads[index]} if index < len(spreads) else {})}
-            for index, (params, metric) in enumerate(zip(grid, metrics, strict=False))
-        ]
-        best = _best_index(metrics, larger)
-        found.append(
-            {
-                "path": path,
-                "procedure": procedure,
-                "metric": evaluator.getMetricName()
-                if hasattr(evaluator, "getMetricName")
-                else type(evaluator).__name__,
-                "larger_is_better": larger,
-                "best_index": best,
-                "candidates": candidates,
-            }
-        )
-    return found
-
-
-def _tuning_models(obj: Any, prefix: str) -> list[tuple[str, Any]]:
-    found = [(prefix or type(obj).__name__, obj)] if is_tuning_model(obj) else []
-    for path, child in child_params(obj):
-        if path != "evaluator":
-            found += _tuning_models(child, join(prefix, path))
-    return found
-
-
-def _best_index(metrics: list[float], larger_is_better: bool) -> int | None:
-    """The candidate Spark chooses: the first best finite metric."""
-    finite = [(value, index) for index, value in enumerate(metrics) if math.isfinite(value)]
-    if not finite:
-        return None
-    return min(finite, key=lambda pair: (-pair[0] if larger_is_better else pair[0], pair[1]))[1]

@@ -12,17 +12,14 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any
 
-from mltrack_core.hookspecs import hookimpl
+from mltrack_core.plugin import hookimpl
 from mltrack_spark.framework import is_dataframe, is_spark_ml_object, require_pyspark
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
 
-    from mltrack_core.demo import DemoResult
-    from mltrack_core.extraction import Extraction
-    from mltrack_core.schema import Dataset
-    from mltrack_core.tracker import Tracker
+    from mltrack_core.plugin import Dataset, DemoResult, Extraction, Tracker
 
 
 @hookimpl
@@ -67,10 +64,7 @@ def mltrack_environment() -> dict[str, str] | None:
         return None
     from mltrack_spark.framework import spark_environment
 
-    try:
-        return spark_environment()
-    except Exception:  # noqa: BLE001 - environment facts never fail a write
-        return None
+    return spark_environment()  # a failure: the tracker warns once, then stops asking
 
 
 @hookimpl

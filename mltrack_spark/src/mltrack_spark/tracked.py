@@ -7,7 +7,7 @@ import contextvars
 import warnings
 from typing import TYPE_CHECKING, Any
 
-from mltrack_core.errors import TrackingWarning
+from mltrack_core.plugin import TrackingWarning, get_tracker
 from mltrack_spark.framework import require_pyspark
 
 require_pyspark()  # before anything of PySpark is subclassed
@@ -22,8 +22,7 @@ if TYPE_CHECKING:
     from pyspark.ml import PipelineModel
     from pyspark.sql import DataFrame
 
-    from mltrack_core.schema import Dataset
-    from mltrack_core.tracker import Tracker
+    from mltrack_core.plugin import Dataset, Tracker
 
 __all__ = ["TrackedPipeline", "tracked_model_id"]
 
@@ -130,8 +129,6 @@ class TrackedPipeline(Pipeline):
         tracker = getattr(self, "_mltrack_tracker", None)
         if tracker is not None:
             return tracker
-        from mltrack_core import get_tracker
-
         try:
             return get_tracker()
         except Exception as exc:  # noqa: BLE001 - the failure policy: no store, no tracking, but the fit goes on

@@ -8,21 +8,15 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from collections.abc import Sequence
-from typing import Literal
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, TypeVar
 
-from mltrack_core.errors import NotFoundError, StoreError
+from mltrack_core.errors import StoreError
 from mltrack_core.hookspecs import hookimpl
-from mltrack_core.store import (
-    Link,
-    Point,
-    Query,
-    Record,
-    StoredDocument,
-    conflict_error,
-    dangling_reference_error,
-    ended_run_error,
-)
+from mltrack_core.store import BaseStore, Link, Point, Query, Record, StoredDocument
+
+_Result = TypeVar("_Result")
 
 
 @hookimpl
@@ -31,7 +25,15 @@ def mltrack_open_store(uri: str) -> MemoryStore:
     return MemoryStore(uri)
 
 
-class MemoryStore:
+@dataclass(slots=True)
+class _Changes:
+    """The writes of one transaction of a memory store, applied to it when the transaction succeeds."""
+
+    records: dict[str, Record] = field(default_factory=dict)  # new records and replacing ones
+    points: list[Point] = field(default_factory=list)
+
+
+class MemoryStore(BaseStore[_Changes]):
     """A :class:`~mltrack_core.store.Store` held in dictionaries behind one lock."""
 
     def __init__(self, uri: str = "memory://") -> None:
@@ -42,23 +44,6 @@ class MemoryStore:
         self._incoming: dict[str, set[Link]] = defaultdict(set)
         self._points: dict[str, list[Point]] = defaultdict(list)
         self._closed = False
-
-    def put(self, records: Sequence[Record]) -> list[str]:
-        with self._lock:
-            self._check_open()
-            pending: dict[str, Record] = {}
-            for record in records:
-                existing = self._records.get(record.id) or pending.get(record.id)
-                if existing is not None:
-                    if existing.content_hash != record.content_hash:
-                        raise conflict_error(record)
-                    continue
-                pending[record.id] = record
-            for record in pending.values():
-                self._check_references(record, pending)
-            for record in pending.values():
-                self._insert(record)
-            return list(pending)
 
     def get(self, ids: Sequence[str]) -> dict[str, StoredDocument]:
         with self._lock:
@@ -102,30 +87,6 @@ class MemoryStore:
                     found.extend((record.id, value) for name, value in record.scores if name == metric)
             return found
 
-    def update_run(self, record: Record) -> None:
-        with self._lock:
-            self._check_open()
-            stored = self._records.get(record.id)
-            if stored is None or stored.kind != "run":
-                raise NotFoundError(f"no training run {record.id!r} in {self.uri}")
-            if stored.state != "TRAINING":
-                raise ended_run_error(record.id, stored.state or "")
-            self._check_references(record, {})
-            self._remove_links(stored)
-            self._insert(record)
-
-    def append_points(self, points: Sequence[Point]) -> None:
-        with self._lock:
-            self._check_open()
-            for run_id in {point[0] for point in points}:
-                stored = self._records.get(run_id)
-                if stored is None or stored.kind != "run":
-                    raise NotFoundError(f"no training run {run_id!r} in {self.uri}")
-                if stored.state != "TRAINING":
-                    raise ended_run_error(run_id, stored.state or "")
-            for point in points:
-                self._points[point[0]].append(Point(*point))
-
     def points(self, run_id: str) -> list[Point]:
         with self._lock:
             self._check_open()
@@ -135,17 +96,58 @@ class MemoryStore:
         with self._lock:
             self._closed = True
 
+    # ------------------------------------------------------------ the primitives of BaseStore
+
+    def _in_transaction(self, action: Callable[[_Changes], _Result]) -> _Result:
+        with self._lock:
+            self._check_open()
+            changes = _Changes()
+            result = action(changes)
+            self._apply(changes)
+            return result
+
+    def _insert_absent(self, changes: _Changes, records: list[Record]) -> dict[str, str]:
+        taken = {}
+        for record in records:
+            stored = self._lookup(changes, record.id)
+            if stored is None:
+                changes.records[record.id] = record
+            else:
+                taken[record.id] = stored.content_hash
+        return taken
+
+    def _stored_kinds(self, changes: _Changes, ids: list[str]) -> dict[str, str]:
+        return {id_: record.kind for id_ in ids if (record := self._lookup(changes, id_)) is not None}
+
+    def _run_states(self, changes: _Changes, run_ids: list[str], *, exclusive: bool) -> dict[str, str]:
+        # nothing to lock: self._lock keeps every other writer out
+        runs = [record for run_id in run_ids if (record := self._lookup(changes, run_id)) is not None]
+        return {run.id: run.state or "" for run in runs if run.kind == "run"}
+
+    def _replace_run(self, changes: _Changes, record: Record) -> None:
+        changes.records[record.id] = record
+
+    def _insert_points(self, changes: _Changes, points: Sequence[Point]) -> None:
+        changes.points.extend(points)
+
     # ------------------------------------------------------------ internals
 
     def _check_open(self) -> None:
         if self._closed:
             raise StoreError(f"the store {self.uri} was closed; connect again")
 
-    def _check_references(self, record: Record, pending: dict[str, Record]) -> None:
-        for relation, target, kind in record.references:
-            found = self._records.get(target) or pending.get(target)
-            if found is None or found.kind != kind:
-                raise dangling_reference_error(record, relation, target, kind, found and found.kind)
+    def _lookup(self, changes: _Changes, id_: str) -> Record | None:
+        """The record of ``id_`` as a transaction sees it: its own writes first."""
+        return changes.records.get(id_) or self._records.get(id_)
+
+    def _apply(self, changes: _Changes) -> None:
+        for record in changes.records.values():
+            replaced = self._records.get(record.id)
+            if replaced is not None:
+                self._remove_links(replaced)
+            self._insert(record)
+        for point in changes.points:
+            self._points[point[0]].append(Point(*point))
 
     def _insert(self, record: Record) -> None:
         self._records[record.id] = record

@@ -44,26 +44,16 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from urllib.parse import unquote, urlsplit, urlunsplit
 
+from mltrack_core.backends.sql import Dialect, check_schema_version, migrate
 from mltrack_core.errors import (
     MissingDependencyError,
-    NotFoundError,
     StoreCorruptError,
     StoreError,
     StoreReadOnlyError,
     StoreUnavailableError,
-    StoreVersionError,
 )
 from mltrack_core.hookspecs import hookimpl
-from mltrack_core.store import (
-    Link,
-    Point,
-    Query,
-    Record,
-    StoredDocument,
-    conflict_error,
-    dangling_reference_error,
-    ended_run_error,
-)
+from mltrack_core.store import BaseStore, Link, Point, Query, Record, StoredDocument
 
 if TYPE_CHECKING:
     import psycopg
@@ -223,10 +213,25 @@ def _schema_version(connection: psycopg.Connection) -> int:
     return row[0]
 
 
+def _start_versioning(connection: psycopg.Connection) -> None:
+    """Create the version table of a new store (version 0), unless another application's tables are there."""
+    if connection.execute("SELECT to_regclass('entities')").fetchone()[0] is not None:
+        raise StoreError(
+            "the database already has a table named entities that mltrack did not create; give mltrack "
+            "its own database, or its own schema with ?options=-csearch_path%3Dmltrack in the URI"
+        )
+    connection.execute("CREATE TABLE mltrack_version (version integer NOT NULL)")
+    connection.execute("INSERT INTO mltrack_version VALUES (0)")
+
+
+def _record_schema_version(connection: psycopg.Connection, version: int) -> None:
+    connection.execute("UPDATE mltrack_version SET version = %s", (version,))
+
+
 # ---------------------------------------------------------------- the store
 
 
-class PostgresqlStore:
+class PostgresqlStore(BaseStore["psycopg.Cursor"]):
     """A :class:`~mltrack_core.store.Store` in a PostgreSQL database (a connection pool per store)."""
 
     def __init__(self, uri: str) -> None:
@@ -267,11 +272,7 @@ class PostgresqlStore:
         version = _schema_version(connection)
         if version < SCHEMA_VERSION:
             version = self._migrate_under_lock(connection)
-        if version > SCHEMA_VERSION:
-            raise StoreVersionError(
-                f"the store {self.uri} has schema version {version}, made by a newer mltrack than this one "
-                f"(which reads up to version {SCHEMA_VERSION}); upgrade mltrack-core"
-            )
+        check_schema_version(self.uri, version, SCHEMA_VERSION)
 
     def _migrate_under_lock(self, connection: psycopg.Connection) -> int:
         """Migrate to SCHEMA_VERSION unless another process did; return the version found under the lock."""
@@ -282,9 +283,9 @@ class PostgresqlStore:
         try:
             with connection.transaction():
                 version = _schema_version(connection)
-                if version < SCHEMA_VERSION:
-                    self._migrate(connection, version)
-                return version if version > SCHEMA_VERSION else SCHEMA_VERSION
+                if version == 0:
+                    _start_versioning(connection)
+                return migrate(connection, MIGRATIONS, version, _record_schema_version)
         except self._psycopg.errors.InsufficientPrivilege as exc:
             raise StoreReadOnlyError(
                 f"the store {self.uri} needs its tables created or migrated to schema version {SCHEMA_VERSION}, "
@@ -298,20 +299,6 @@ class PostgresqlStore:
         finally:
             with contextlib.suppress(self._psycopg.Error):  # a broken connection has lost the lock anyway
                 connection.execute(f"SELECT pg_advisory_unlock{lock}", (_MIGRATION_LOCK,))
-
-    @staticmethod
-    def _migrate(connection: psycopg.Connection, version: int) -> None:
-        if version == 0:
-            if connection.execute("SELECT to_regclass('entities')").fetchone()[0] is not None:
-                raise StoreError(
-                    "the database already has a table named entities that mltrack did not create; give mltrack "
-                    "its own database, or its own schema with ?options=-csearch_path%3Dmltrack in the URI"
-                )
-            connection.execute("CREATE TABLE mltrack_version (version integer NOT NULL)")
-            connection.execute("INSERT INTO mltrack_version VALUES (0)")
-        for migrate in MIGRATIONS[version:]:
-            migrate(connection)
-        connection.execute("UPDATE mltrack_version SET version = %s", (SCHEMA_VERSION,))
 
     # ------------------------------------------------------------ connections, transactions, errors
 
@@ -369,14 +356,14 @@ class PostgresqlStore:
         with self._translate(), self._pool.connection() as connection:
             return connection.execute(sql, parameters).fetchall()
 
-    def _write(self, action: Callable[[psycopg.Connection], _T]) -> _T:
+    def _in_transaction(self, action: Callable[[psycopg.Cursor], _T]) -> _T:
         """Run ``action`` in one transaction; conflicts with concurrent writers are retried."""
         errors = self._psycopg.errors
         with self._translate():
             for attempt in range(1, WRITE_ATTEMPTS + 1):
                 try:
-                    with self._pool.connection() as connection, connection.transaction():
-                        return action(connection)
+                    with self._pool.connection() as connection, connection.transaction(), connection.cursor() as cursor:
+                        return action(cursor)
                 except (errors.DeadlockDetected, errors.SerializationFailure):
                     if attempt == WRITE_ATTEMPTS:
                         raise
@@ -386,38 +373,21 @@ class PostgresqlStore:
     # ------------------------------------------------------------ the Store contract
 
     def put(self, records: Sequence[Record]) -> list[str]:
-        pending: dict[str, Record] = {}
-        for record in records:
-            if record.id in pending:
-                if pending[record.id].content_hash != record.content_hash:
-                    raise conflict_error(record)
-                continue
-            pending[record.id] = record
-        if not pending:
-            return []
-
-        def write(connection: psycopg.Connection) -> list[str]:
-            with connection.cursor() as cursor:
-                inserted = self._insert_new(cursor, list(pending.values()))
-                self._check_same_content(cursor, [record for record in pending.values() if record.id not in inserted])
-                new = [record for record in pending.values() if record.id in inserted]
-                self._check_references(cursor, new)
-                self._insert_related(cursor, new)
-                return [record.id for record in new]
-
-        return self._write(write)
+        if not records:
+            return []  # nothing to write: no round trip to the server
+        return super().put(records)
 
     def get(self, ids: Sequence[str]) -> dict[str, StoredDocument]:
         rows = self._read("SELECT id, kind, document FROM entities WHERE id = ANY(%s)", (list(ids),))
         return {id_: StoredDocument(kind, document) for id_, kind, document in rows}
 
     def find(self, query: Query) -> list[str]:
-        where, parameters = _where(query)
+        where, parameters = _DIALECT.where(query)
         sql = f"SELECT id FROM entities WHERE {where} ORDER BY created DESC, seq DESC LIMIT %s OFFSET %s"
         return [row[0] for row in self._read(sql, [*parameters, query.limit, query.offset])]
 
     def count(self, query: Query) -> int:
-        where, parameters = _where(query)
+        where, parameters = _DIALECT.where(query)
         return self._read(f"SELECT count(*) FROM entities WHERE {where}", parameters)[0][0]
 
     def links(self, ids: Sequence[str], direction: Literal["out", "in"]) -> list[Link]:
@@ -433,41 +403,9 @@ class PostgresqlStore:
         )
         return [(entity_id, value) for entity_id, value in rows]
 
-    def update_run(self, record: Record) -> None:
-        def write(connection: psycopg.Connection) -> None:
-            with connection.cursor() as cursor:
-                self._lock_running(cursor, [record.id], "FOR UPDATE")
-                self._check_references(cursor, [record])
-                cursor.execute(
-                    "UPDATE entities SET name = %s, experiment = %s, content_hash = %s, state = %s, document = %s "
-                    "WHERE id = %s",
-                    (
-                        _escape_optional(record.name),
-                        _escape_optional(record.experiment),
-                        record.content_hash,
-                        record.state,
-                        record.document,
-                        record.id,
-                    ),
-                )
-                cursor.execute("DELETE FROM links WHERE source = %s", (record.id,))
-                cursor.execute("DELETE FROM labels WHERE entity_id = %s", (record.id,))
-                self._insert_related(cursor, [record])
-
-        self._write(write)
-
     def append_points(self, points: Sequence[Point]) -> None:
-        if not points:
-            return
-
-        def write(connection: psycopg.Connection) -> None:
-            with connection.cursor() as cursor:
-                self._lock_running(cursor, sorted({point[0] for point in points}), "FOR SHARE")
-                with cursor.copy("COPY points (run_id, metric, value, epoch, step, timestamp) FROM STDIN") as copy:
-                    for run_id, metric, value, epoch, step, timestamp in points:
-                        copy.write_row((run_id, _escape(metric), value, epoch, step, timestamp))
-
-        self._write(write)
+        if points:  # nothing to write: no round trip to the server
+            super().append_points(points)
 
     def points(self, run_id: str) -> list[Point]:
         rows = self._read(
@@ -481,10 +419,57 @@ class PostgresqlStore:
     def close(self) -> None:
         self._pool.close()
 
+    # ------------------------------------------------------------ the primitives of BaseStore
+
+    def _insert_absent(self, cursor: psycopg.Cursor, records: list[Record]) -> dict[str, str]:
+        inserted = self._insert_entities(cursor, records)
+        # ON CONFLICT waited for the transactions writing these ids: the taken ones are committed, visible
+        taken_ids = [record.id for record in records if record.id not in inserted]
+        taken = self._select_by_id(cursor, "SELECT id, content_hash FROM entities WHERE id = ANY(%s)", taken_ids)
+        self._insert_related(cursor, [record for record in records if record.id in inserted])
+        return taken
+
+    def _stored_kinds(self, cursor: psycopg.Cursor, ids: list[str]) -> dict[str, str]:
+        return self._select_by_id(cursor, "SELECT id, kind FROM entities WHERE id = ANY(%s)", ids)
+
+    def _run_states(self, cursor: psycopg.Cursor, run_ids: list[str], *, exclusive: bool) -> dict[str, str]:
+        lock = "FOR UPDATE" if exclusive else "FOR SHARE"
+        select = f"SELECT id, state FROM entities WHERE id = ANY(%s) AND kind = 'run' ORDER BY id {lock}"
+        return self._select_by_id(cursor, select, run_ids)
+
+    def _replace_run(self, cursor: psycopg.Cursor, record: Record) -> None:
+        cursor.execute(
+            "UPDATE entities SET name = %s, experiment = %s, content_hash = %s, state = %s, document = %s "
+            "WHERE id = %s",
+            (
+                _escape_optional(record.name),
+                _escape_optional(record.experiment),
+                record.content_hash,
+                record.state,
+                record.document,
+                record.id,
+            ),
+        )
+        cursor.execute("DELETE FROM links WHERE source = %s", (record.id,))
+        cursor.execute("DELETE FROM labels WHERE entity_id = %s", (record.id,))
+        self._insert_related(cursor, [record])
+
+    def _insert_points(self, cursor: psycopg.Cursor, points: Sequence[Point]) -> None:
+        with cursor.copy("COPY points (run_id, metric, value, epoch, step, timestamp) FROM STDIN") as copy:
+            for run_id, metric, value, epoch, step, timestamp in points:
+                copy.write_row((run_id, _escape(metric), value, epoch, step, timestamp))
+
     # ------------------------------------------------------------ internals
 
     @staticmethod
-    def _insert_new(cursor: psycopg.Cursor, records: list[Record]) -> set[str]:
+    def _select_by_id(cursor: psycopg.Cursor, select: str, ids: list[str]) -> dict[str, str]:
+        """The rows of ``select`` (two columns, one parameter: the array of ``ids``) as a dict; no query without ids."""
+        if not ids:
+            return {}
+        return dict(cursor.execute(select, (ids,)).fetchall())
+
+    @staticmethod
+    def _insert_entities(cursor: psycopg.Cursor, records: list[Record]) -> set[str]:
         """Insert the records whose id is not stored yet (in this order); return their ids."""
         columns = ("id", "kind", "name", "experiment", "created", "content_hash", "fingerprint", "state", "document")
         values = [
@@ -507,40 +492,6 @@ class PostgresqlStore:
             values,
         )
         return {row[0] for row in cursor.fetchall()}
-
-    @staticmethod
-    def _check_same_content(cursor: psycopg.Cursor, records: list[Record]) -> None:
-        """Records whose id is stored must be stored with the same content (a retry); others conflict."""
-        if not records:
-            return
-        ids = [record.id for record in records]
-        stored = dict(cursor.execute("SELECT id, content_hash FROM entities WHERE id = ANY(%s)", (ids,)).fetchall())
-        for record in records:
-            if stored.get(record.id) != record.content_hash:
-                raise conflict_error(record)
-
-    @staticmethod
-    def _check_references(cursor: psycopg.Cursor, records: list[Record]) -> None:
-        """Every reference must name a stored entity of its kind (this transaction's inserts included)."""
-        targets = list({target for record in records for _, target, _ in record.references})
-        if not targets:
-            return
-        kinds = dict(cursor.execute("SELECT id, kind FROM entities WHERE id = ANY(%s)", (targets,)).fetchall())
-        for record in records:
-            for relation, target, kind in record.references:
-                if kinds.get(target) != kind:
-                    raise dangling_reference_error(record, relation, target, kind, kinds.get(target))
-
-    def _lock_running(self, cursor: psycopg.Cursor, run_ids: list[str], lock: str) -> None:
-        rows = cursor.execute(
-            f"SELECT id, state FROM entities WHERE id = ANY(%s) AND kind = 'run' ORDER BY id {lock}", (run_ids,)
-        ).fetchall()
-        states = dict(rows)
-        for run_id in run_ids:
-            if run_id not in states:
-                raise NotFoundError(f"no training run {run_id!r} in {self.uri}")
-            if states[run_id] != "TRAINING":
-                raise ended_run_error(run_id, states[run_id])
 
     @staticmethod
     def _insert_related(cursor: psycopg.Cursor, records: list[Record]) -> None:
@@ -573,33 +524,14 @@ def _passwords_in(uri: str) -> list[str]:
     return [form for password in found if password for form in {password, unquote(password)}]
 
 
-def _where(query: Query) -> tuple[str, list[object]]:
-    clauses: list[str] = []
-    parameters: list[object] = []
-    for column, value in (
-        ("kind", query.kind),
-        ("name", _escape_optional(query.name)),
-        ("experiment", _escape_optional(query.experiment)),
-        ("fingerprint", _escape_optional(query.fingerprint)),
-        ("state", query.state),
-    ):
-        if value is not None:
-            clauses.append(f"{column} = %s")
-            parameters.append(value)
-    if query.created_after is not None:
-        clauses.append("created > %s")
-        parameters.append(query.created_after)
-    if query.created_before is not None:
-        clauses.append("created < %s")
-        parameters.append(query.created_before)
-    for relation, target in query.links:
-        clauses.append("id IN (SELECT source FROM links WHERE target = %s AND relation = %s)")
-        parameters.extend((target, relation))
-    for scope, key, value in query.labels:
-        clauses.append(
-            "id IN (SELECT entity_id FROM labels WHERE scope = %s AND md5(key) = md5(%s) AND md5(value) = md5(%s) "
-            "AND key = %s AND value = %s)"
-        )
-        key, value = _escape(key), _escape(value)
-        parameters.extend((scope, key, value, key, value))
-    return " AND ".join(clauses) or "TRUE", parameters
+def _label_condition(scope: str, key: str, value: str) -> tuple[str, tuple[object, ...]]:
+    # the MD5 digests use the index (labels may be too long to index); the texts rule out digest collisions
+    key, value = _escape(key), _escape(value)
+    return (
+        "id IN (SELECT entity_id FROM labels WHERE scope = %s AND md5(key) = md5(%s) AND md5(value) = md5(%s) "
+        "AND key = %s AND value = %s)",
+        (scope, key, value, key, value),
+    )
+
+
+_DIALECT = Dialect(placeholder="%s", escape=_escape, label_condition=_label_condition)

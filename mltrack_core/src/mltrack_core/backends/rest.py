@@ -50,8 +50,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import quote, unquote, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
+from mltrack_core import wire
 from mltrack_core.errors import (
     MissingDependencyError,
     MltrackError,
@@ -166,14 +167,14 @@ class RestStore:
     def put(self, records: Sequence[Record]) -> list[str]:
         body = '{"entities":[' + ",".join(record.document for record in records) + "]}"
         documents = [(record.id, record.kind, record.document) for record in records]
-        answer = self._write("put", "/v1/entities", body, documents=documents)
+        answer = self._write("put", wire.ENTITIES, body, documents=documents)
         self._remember(documents)
         if answer is _SPOOLED:
             return list(dict.fromkeys(record.id for record in records))
         return answer["written"]
 
     def update_run(self, record: Record) -> None:
-        path = f"/v1/runs/{quote(record.id, safe='')}/end"
+        path = wire.path(wire.END_RUN, run_id=record.id)
         documents = [(record.id, record.kind, record.document)]
         self._write("end", path, '{"run":' + record.document + "}", documents=documents)
         self._remember(documents)
@@ -182,7 +183,7 @@ class RestStore:
         if not points:
             return
         rows = json.dumps(points, separators=(",", ":"))  # tuples become JSON arrays
-        self._write("points", "/v1/points", rows, points=len(points))
+        self._write("points", wire.POINTS, rows, points=len(points))
 
     # ------------------------------------------------------------ reads
 
@@ -191,7 +192,7 @@ class RestStore:
         if not unique:
             return {}
         try:
-            answer = self._read("POST", "/v1/entities/lookup", {"ids": unique})
+            answer = self._read("POST", wire.LOOKUP, {"ids": unique})
         except StoreUnavailableError:
             return self._known_documents(unique)
         found = {
@@ -203,22 +204,22 @@ class RestStore:
         return found
 
     def find(self, query: Query) -> list[str]:
-        return self._read("POST", "/v1/query/ids", _query_json(query))["ids"]
+        return self._read("POST", wire.QUERY_IDS, wire.query_to_json(query))["ids"]
 
     def count(self, query: Query) -> int:
-        return self._read("POST", "/v1/query/count", _query_json(query))["count"]
+        return self._read("POST", wire.QUERY_COUNT, wire.query_to_json(query))["count"]
 
     def links(self, ids: Sequence[str], direction: Literal["out", "in"]) -> list[Link]:
-        answer = self._read("POST", "/v1/links", {"ids": list(dict.fromkeys(ids)), "direction": direction})
+        answer = self._read("POST", wire.LINKS, {"ids": list(dict.fromkeys(ids)), "direction": direction})
         return [Link(*link) for link in answer["links"]]
 
     def scores(self, dataset_ids: Sequence[str], metric: str) -> list[tuple[str, float]]:
-        answer = self._read("POST", "/v1/scores", {"datasets": list(dict.fromkeys(dataset_ids)), "metric": metric})
+        answer = self._read("POST", wire.SCORES, {"datasets": list(dict.fromkeys(dataset_ids)), "metric": metric})
         return [(id_, value) for id_, value in answer["scores"]]
 
     def points(self, run_id: str) -> list[Point]:
         try:
-            answer = self._read("GET", f"/v1/runs/{quote(run_id, safe='')}/points")
+            answer = self._read("GET", wire.path(wire.RUN_POINTS, run_id=run_id))
         except NotFoundError:
             return []  # the Store contract: an unknown run has no points
         return [Point(*point) for point in answer["points"]]
@@ -317,7 +318,7 @@ class RestStore:
         for row in json.loads(body):
             by_run.setdefault(row[0], []).append(row)
         for run_id, rows in by_run.items():
-            response = self._request("GET", f"/v1/runs/{quote(run_id, safe='')}/points?tail={len(rows)}")
+            response = self._request("GET", f"{wire.path(wire.RUN_POINTS, run_id=run_id)}?tail={len(rows)}")
             if response.status_code in _TRANSIENT_STATUSES:
                 raise _Unreachable(f"HTTP {response.status_code}", maybe_sent=True)
             if response.status_code == 404:
@@ -364,7 +365,7 @@ class RestStore:
             self._went_offline(str(exc))
             return None
         except MltrackError as exc:
-            if getattr(exc, "http_status", None) not in _REFUSED_STATUSES:
+            if wire.status_of(exc) not in _REFUSED_STATUSES:
                 raise  # not the write's fault (a token refused, the server failing): it stays in the spool
             self.spool.reject(write, f"{type(exc).__name__}: {exc}")
             warnings.warn(
@@ -440,17 +441,9 @@ class RestStore:
         """The JSON of a successful answer, or the mltrack error the server reported."""
         if response.ok:
             return json.loads(response.content)
-        from mltrack_core.server.errors import error_class
-
-        try:
-            answer = json.loads(response.content)
-            error, message = answer["error"], answer["message"]
-        except (ValueError, KeyError, TypeError):
-            error, message = None, f"HTTP {response.status_code}: {response.text[:200]}"
+        exc = wire.error_from_answer(response.status_code, response.content)
         if response.status_code == 401:
-            message = f"{message} (server {self.uri}; set {TOKEN_VARIABLE})"
-        exc = error_class(error, response.status_code)(message)
-        exc.http_status = response.status_code  # type: ignore[attr-defined]
+            raise type(exc)(f"{exc} (server {self.uri}; set {TOKEN_VARIABLE})")
         raise exc
 
     # ------------------------------------------------------------ internals: offline state
@@ -519,23 +512,6 @@ def _canonical(document: dict[str, Any]) -> str:
     from mltrack_core.schema import canonical_json
 
     return canonical_json(document)
-
-
-def _query_json(query: Query) -> dict[str, Any]:
-    fields = {
-        "kind": query.kind,
-        "name": query.name,
-        "experiment": query.experiment,
-        "fingerprint": query.fingerprint,
-        "state": query.state,
-        "links": [list(link) for link in query.links],
-        "labels": [list(label) for label in query.labels],
-        "created_after": query.created_after,
-        "created_before": query.created_before,
-        "limit": query.limit,
-        "offset": query.offset,
-    }
-    return {key: value for key, value in fields.items() if value not in (None, [])}
 
 
 def _same_point(stored: Sequence[Any], sent: Sequence[Any]) -> bool:

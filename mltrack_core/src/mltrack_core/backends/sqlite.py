@@ -23,34 +23,26 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from mltrack_core.backends.sql import Dialect, check_schema_version, migrate
 from mltrack_core.errors import (
-    NotFoundError,
     StoreCorruptError,
     StoreError,
     StoreReadOnlyError,
     StoreUnavailableError,
-    StoreVersionError,
 )
 from mltrack_core.hookspecs import hookimpl
-from mltrack_core.store import (
-    Link,
-    Point,
-    Query,
-    Record,
-    StoredDocument,
-    conflict_error,
-    dangling_reference_error,
-    ended_run_error,
-)
+from mltrack_core.store import BaseStore, Link, Point, Query, Record, StoredDocument
 
 BUSY_TIMEOUT_SECONDS = 30.0
 """How long one SQLite call waits for a lock before mltrack retries it."""
 GIVE_UP_AFTER_SECONDS = 300.0
 """How long a write keeps retrying a busy database before raising StoreUnavailableError."""
 _CHUNK = 500  # ids per IN (...) list, well under SQLite's variable limit
+
+_Result = TypeVar("_Result")
 
 
 @hookimpl
@@ -152,10 +144,18 @@ MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_create_tables, 
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
+def _schema_version(connection: sqlite3.Connection) -> int:
+    return connection.execute("PRAGMA user_version").fetchone()[0]
+
+
+def _record_schema_version(connection: sqlite3.Connection, version: int) -> None:
+    connection.execute(f"PRAGMA user_version = {version}")
+
+
 # ---------------------------------------------------------------- the store
 
 
-class SqliteStore:
+class SqliteStore(BaseStore[sqlite3.Connection]):
     """A :class:`~mltrack_core.store.Store` in one SQLite file (one connection per thread)."""
 
     def __init__(self, path: Path, *, read_only: bool = False, uri: str | None = None) -> None:
@@ -182,12 +182,8 @@ class SqliteStore:
 
     def _prepare(self) -> None:
         reader = self._connection()
-        version = self._translate(lambda: reader.execute("PRAGMA user_version").fetchone()[0])
-        if version > SCHEMA_VERSION:
-            raise StoreVersionError(
-                f"the store {self.path} has schema version {version}, made by a newer mltrack than this one "
-                f"(which reads up to version {SCHEMA_VERSION}); upgrade mltrack-core"
-            )
+        version = self._translate(lambda: _schema_version(reader))
+        check_schema_version(self.path, version, SCHEMA_VERSION)
         if version == SCHEMA_VERSION:
             return
         if self.read_only:
@@ -196,11 +192,10 @@ class SqliteStore:
                 f"{SCHEMA_VERSION}; open it once without ?mode=ro"
             )
         self._retry_busy(self._switch_to_wal)
-        with self._write() as connection:
-            version = connection.execute("PRAGMA user_version").fetchone()[0]  # another process may have won
-            for migrate in MIGRATIONS[version:]:
-                migrate(connection)
-            connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        version = self._in_transaction(
+            lambda connection: migrate(connection, MIGRATIONS, _schema_version(connection), _record_schema_version)
+        )
+        check_schema_version(self.path, version, SCHEMA_VERSION)
 
     def _switch_to_wal(self) -> None:
         mode = self._connection().execute("PRAGMA journal_mode = WAL").fetchone()[0]
@@ -232,19 +227,19 @@ class SqliteStore:
 
     # ------------------------------------------------------------ transactions and errors
 
-    @contextlib.contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
+    def _in_transaction(self, action: Callable[[sqlite3.Connection], _Result]) -> _Result:
         if self.read_only:
             raise StoreReadOnlyError(f"the store {self.uri} was opened read-only (?mode=ro); it cannot be written")
         connection = self._connection()
         self._retry_busy(lambda: connection.execute("BEGIN IMMEDIATE"))
         try:
-            yield connection
+            result = action(connection)
             self._retry_busy(lambda: connection.execute("COMMIT"))
         except BaseException:
             if connection.in_transaction:
                 connection.execute("ROLLBACK")
             raise
+        return result
 
     def _retry_busy(self, action: Callable[[], object]) -> object:
         deadline = time.monotonic() + GIVE_UP_AFTER_SECONDS
@@ -285,25 +280,6 @@ class SqliteStore:
 
     # ------------------------------------------------------------ the Store contract
 
-    def put(self, records: Sequence[Record]) -> list[str]:
-        with self._write() as connection:
-            pending: dict[str, Record] = {}
-            for record in records:
-                if record.id in pending:
-                    if pending[record.id].content_hash != record.content_hash:
-                        raise conflict_error(record)
-                    continue
-                stored = connection.execute("SELECT content_hash FROM entities WHERE id = ?", (record.id,)).fetchone()
-                if stored is not None:
-                    if stored[0] != record.content_hash:
-                        raise conflict_error(record)
-                    continue
-                pending[record.id] = record
-            for record in pending.values():
-                self._check_references(connection, record, pending)
-            self._insert(connection, list(pending.values()))
-            return list(pending)
-
     def get(self, ids: Sequence[str]) -> dict[str, StoredDocument]:
         found = {}
         for chunk in _chunks(list(dict.fromkeys(ids))):
@@ -315,13 +291,13 @@ class SqliteStore:
         return found
 
     def find(self, query: Query) -> list[str]:
-        where, parameters = _where(query)
+        where, parameters = _DIALECT.where(query)
         sql = f"SELECT id FROM entities WHERE {where} ORDER BY created DESC, rowid DESC LIMIT ? OFFSET ?"
         limit = -1 if query.limit is None else query.limit
         return [row[0] for row in self._read(sql, [*parameters, limit, query.offset])]
 
     def count(self, query: Query) -> int:
-        where, parameters = _where(query)
+        where, parameters = _DIALECT.where(query)
         return self._read(f"SELECT COUNT(*) FROM entities WHERE {where}", parameters)[0][0]
 
     def links(self, ids: Sequence[str], direction: Literal["out", "in"]) -> list[Link]:
@@ -345,26 +321,6 @@ class SqliteStore:
             found.extend((row[0], row[1]) for row in rows)
         return found
 
-    def update_run(self, record: Record) -> None:
-        with self._write() as connection:
-            self._check_running(connection, record.id)
-            self._check_references(connection, record, {})
-            connection.execute(
-                "UPDATE entities SET name = ?, experiment = ?, content_hash = ?, state = ?, document = ? WHERE id = ?",
-                (record.name, record.experiment, record.content_hash, record.state, record.document, record.id),
-            )
-            for table, column in (("links", "source"), ("labels", "entity_id")):
-                connection.execute(f"DELETE FROM {table} WHERE {column} = ?", (record.id,))
-            self._insert_related(connection, [record])
-
-    def append_points(self, points: Sequence[Point]) -> None:
-        with self._write() as connection:
-            for run_id in {point[0] for point in points}:
-                self._check_running(connection, run_id)
-            # SQLite turns a NaN REAL into NULL: keep it as the text "NaN" instead (see points())
-            rows = [point if point[2] == point[2] else (*point[:2], "NaN", *point[3:]) for point in points]
-            connection.executemany("INSERT INTO points VALUES (?, ?, ?, ?, ?, ?)", rows)
-
     def points(self, run_id: str) -> list[Point]:
         rows = self._read("SELECT * FROM points WHERE run_id = ? ORDER BY rowid", (run_id,))
         return [Point(*row) if row[2].__class__ is float else Point(*row[:2], float(row[2]), *row[3:]) for row in rows]
@@ -378,25 +334,36 @@ class SqliteStore:
                 connection.close()
         self._local = threading.local()
 
+    # ------------------------------------------------------------ the primitives of BaseStore
+
+    def _insert_absent(self, connection: sqlite3.Connection, records: list[Record]) -> dict[str, str]:
+        # BEGIN IMMEDIATE keeps every other writer out: what is not stored now can be inserted
+        taken = _by_id(connection, "SELECT id, content_hash FROM entities WHERE id IN", [r.id for r in records])
+        self._insert(connection, [record for record in records if record.id not in taken])
+        return taken
+
+    def _stored_kinds(self, connection: sqlite3.Connection, ids: list[str]) -> dict[str, str]:
+        return _by_id(connection, "SELECT id, kind FROM entities WHERE id IN", ids)
+
+    def _run_states(self, connection: sqlite3.Connection, run_ids: list[str], *, exclusive: bool) -> dict[str, str]:
+        # no lock to take: BEGIN IMMEDIATE keeps every other writer out
+        return _by_id(connection, "SELECT id, state FROM entities WHERE kind = 'run' AND id IN", run_ids)
+
+    def _replace_run(self, connection: sqlite3.Connection, record: Record) -> None:
+        connection.execute(
+            "UPDATE entities SET name = ?, experiment = ?, content_hash = ?, state = ?, document = ? WHERE id = ?",
+            (record.name, record.experiment, record.content_hash, record.state, record.document, record.id),
+        )
+        for table, column in (("links", "source"), ("labels", "entity_id")):
+            connection.execute(f"DELETE FROM {table} WHERE {column} = ?", (record.id,))
+        self._insert_related(connection, [record])
+
+    def _insert_points(self, connection: sqlite3.Connection, points: Sequence[Point]) -> None:
+        # SQLite turns a NaN REAL into NULL: keep it as the text "NaN" instead (see points())
+        rows = [point if point[2] == point[2] else (*point[:2], "NaN", *point[3:]) for point in points]
+        connection.executemany("INSERT INTO points VALUES (?, ?, ?, ?, ?, ?)", rows)
+
     # ------------------------------------------------------------ internals
-
-    def _check_running(self, connection: sqlite3.Connection, run_id: str) -> None:
-        row = connection.execute("SELECT state FROM entities WHERE id = ? AND kind = 'run'", (run_id,)).fetchone()
-        if row is None:
-            raise NotFoundError(f"no training run {run_id!r} in {self.uri}")
-        if row[0] != "TRAINING":
-            raise ended_run_error(run_id, row[0])
-
-    def _check_references(self, connection: sqlite3.Connection, record: Record, pending: dict[str, Record]) -> None:
-        for relation, target, kind in record.references:
-            in_batch = pending.get(target)
-            if in_batch is not None:
-                found_kind = in_batch.kind
-            else:
-                row = connection.execute("SELECT kind FROM entities WHERE id = ?", (target,)).fetchone()
-                found_kind = row and row[0]
-            if found_kind != kind:
-                raise dangling_reference_error(record, relation, target, kind, found_kind)
 
     def _insert(self, connection: sqlite3.Connection, records: list[Record]) -> None:
         connection.executemany(
@@ -428,29 +395,21 @@ def _chunks(items: list[str]) -> Iterator[list[str]]:
         yield items[start : start + _CHUNK]
 
 
-def _where(query: Query) -> tuple[str, list[object]]:
-    clauses: list[str] = []
-    parameters: list[object] = []
-    for column, value in (
-        ("kind", query.kind),
-        ("name", query.name),
-        ("experiment", query.experiment),
-        ("fingerprint", query.fingerprint),
-        ("state", query.state),
-    ):
-        if value is not None:
-            clauses.append(f"{column} = ?")
-            parameters.append(value)
-    if query.created_after is not None:
-        clauses.append("created > ?")
-        parameters.append(query.created_after)
-    if query.created_before is not None:
-        clauses.append("created < ?")
-        parameters.append(query.created_before)
-    for relation, target in query.links:
-        clauses.append("id IN (SELECT source FROM links WHERE target = ? AND relation = ?)")
-        parameters.extend((target, relation))
-    for scope, key, value in query.labels:
-        clauses.append("id IN (SELECT entity_id FROM labels WHERE scope = ? AND key = ? AND value = ?)")
-        parameters.extend((scope, key, value))
-    return " AND ".join(clauses) or "1 = 1", parameters
+def _by_id(connection: sqlite3.Connection, select: str, ids: list[str]) -> dict[str, str]:
+    """The rows of ``select`` (two columns, the condition ending in ``id IN``) for ``ids``, as a dict."""
+    found: dict[str, str] = {}
+    for chunk in _chunks(ids):
+        marks = ",".join("?" * len(chunk))
+        found.update(connection.execute(f"{select} ({marks})", chunk).fetchall())
+    return found
+
+
+def _as_is(text: str) -> str:
+    return text
+
+
+def _label_condition(scope: str, key: str, value: str) -> tuple[str, tuple[object, ...]]:
+    return "id IN (SELECT entity_id FROM labels WHERE scope = ? AND key = ? AND value = ?)", (scope, key, value)
+
+
+_DIALECT = Dialect(placeholder="?", escape=_as_is, label_condition=_label_condition)

@@ -59,11 +59,17 @@ def write_entities(
 ) -> None:
     """Store ``entities`` as they are (re-writing identical content is a no-op) and tell the observers.
 
-    :param check: called with (new, stored) for every entity whose id is
-        stored with other content, before anything is written, to raise a
-        more helpful error than the store's generic conflict.
-    :raises ConflictError: an id is stored with other content (nothing is written).
-    :raises DanglingReferenceError: an entity names an id neither stored nor imported.
+    Args:
+        tracker: the tracker to write with.
+        entities: what to store, in one transaction.
+        summary: counts what was written and what was stored already.
+        check: called with (new, stored) for every entity whose id is
+            stored with other content, before anything is written, to raise a
+            more helpful error than the store's generic conflict.
+
+    Raises:
+        ConflictError: an id is stored with other content (nothing is written).
+        DanglingReferenceError: an entity names an id neither stored nor imported.
     """
     entities = list({entity.id: entity for entity in entities}.values())
     stored = tracker.get_many([entity.id for entity in entities])

@@ -79,10 +79,15 @@ def import_directory(
 ) -> ImportSummary:
     """Read every document under ``directory`` and store the entities in one transaction.
 
-    :param on_document: called with each document's path after it was read (for progress display).
-    :raises SchemaError: a document is not valid JSON or does not fit the schema (the message names the file).
-    :raises ConflictError: an id is stored with other content (nothing is written).
-    :raises DanglingReferenceError: a document names an id neither stored nor imported.
+    Args:
+        tracker: the tracker to write with.
+        directory: the folder of documents (kind by subfolder: ``datasets/``, ``models/``, ...).
+        on_document: called with each document's path after it was read (for progress display).
+
+    Raises:
+        SchemaError: a document is not valid JSON or does not fit the schema (the message names the file).
+        ConflictError: an id is stored with other content (nothing is written).
+        DanglingReferenceError: a document names an id neither stored nor imported.
     """
     directory = Path(directory)
     entities = read_directory(directory, on_document=on_document)
@@ -165,7 +170,8 @@ def _age(entity: Entity) -> tuple[int, str]:
 def parse_typed_value(text: Any, typing: TypeHint | str, where: str) -> Any:
     """The value a published-schema document stores as text, parsed by its type hint.
 
-    :raises SchemaError: the text cannot be read as that type (the message names ``where``).
+    Raises:
+        SchemaError: the text cannot be read as that type (the message names ``where``).
     """
     hint = _hint(typing, where)
     if not isinstance(text, str):

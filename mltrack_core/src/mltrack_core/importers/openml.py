@@ -97,7 +97,8 @@ class OpenMLUnavailableError(MltrackError, ConnectionError):
 def plan_sources(sources: Iterable[str | Path]) -> list[str | Path]:
     """The documents to read: files as they are, folders as their ``*.xml`` files, ``KIND/ID`` references.
 
-    :raises SchemaError: an argument is neither an existing file or folder nor a reference such as ``run/100``.
+    Raises:
+        SchemaError: an argument is neither an existing file or folder nor a reference such as ``run/100``.
     """
     planned: list[str | Path] = []
     for source in sources:
@@ -125,11 +126,16 @@ def import_openml(
 ) -> ImportSummary:
     """Read OpenML documents (files, folders, ``KIND/ID`` references) and store what they describe.
 
-    :param on_source: called after each planned source was read (for progress display).
-    :raises SchemaError: a file is not an OpenML document it can read (the message names it).
-    :raises OpenMLUnavailableError: a reference must be fetched and the server cannot be reached.
-    :raises MissingDependencyError: a reference must be fetched and the ``openml`` package is missing.
-    :raises ConflictError: an id is stored with other content (nothing is written).
+    Args:
+        tracker: the tracker to write with.
+        sources: files, folders of ``*.xml`` files, or ``KIND/ID`` references such as ``run/100``.
+        on_source: called after each planned source was read (for progress display).
+
+    Raises:
+        SchemaError: a file is not an OpenML document it can read (the message names it).
+        OpenMLUnavailableError: a reference must be fetched and the server cannot be reached.
+        MissingDependencyError: a reference must be fetched and the ``openml`` package is missing.
+        ConflictError: an id is stored with other content (nothing is written).
     """
     sources = list(sources)
     planned = plan_sources(sources)

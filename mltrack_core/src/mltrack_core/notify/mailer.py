@@ -22,7 +22,8 @@ class NotifyError(MltrackError, ConnectionError):
 def send_digest(digest: Digest, settings: NotifySettings) -> None:
     """Send ``digest`` to the recipients of ``settings``.
 
-    :raises NotifyError: the SMTP server refused the message or cannot be reached.
+    Raises:
+        NotifyError: the SMTP server refused the message or cannot be reached.
     """
     message = digest.to_message(settings)
     server = f"{settings.host}:{settings.port}"

@@ -81,8 +81,9 @@ def config_path(environ: Mapping[str, str] | None = None) -> Path:
 def load_settings(environ: Mapping[str, str] | None = None) -> NotifySettings | None:
     """The settings from the environment and the settings file, or None when nothing is configured.
 
-    :raises NotifyConfigurationError: the settings are incomplete (a host without
-        recipients, or the reverse) or a value is invalid; the message names it.
+    Raises:
+        NotifyConfigurationError: the settings are incomplete (a host without
+            recipients, or the reverse) or a value is invalid; the message names it.
     """
     environ = os.environ if environ is None else environ
     values = _read_file(config_path(environ), explicit=bool(environ.get(CONFIG_VARIABLE)))

@@ -1,4 +1,4 @@
-"""Everything a plugin author needs, in one module: ``from mltrack_core.plugin import ...``.
+r"""Everything a plugin author needs, in one module: ``from mltrack_core.plugin import ...``.
 
 mltrack finds plugins through entry points in the ``mltrack`` group. A
 plugin is a module of functions decorated with :data:`hookimpl`, named after
@@ -83,18 +83,77 @@ one should follow it (see the table in the repository's README).
 Writing a storage backend
 -------------------------
 
-A backend's entry point is named after the URI scheme it opens; its
-``mltrack_open_store(uri)`` hook is only called for URIs of that scheme::
+A backend's entry point is named after the URI scheme it opens (one entry
+point per scheme); its ``mltrack_open_store(uri)`` hook is only called for
+URIs of that scheme and returns a :class:`Store`::
 
     [project.entry-points.mltrack]
     jsonlog = "mltrack_jsonlog.plugin"
 
-It returns a :class:`Store`. Subclassing :class:`BaseStore` gives the
-storage algorithm (write-once by content hash, references checked in the same
-transaction, the training run's life cycle): the subclass provides the
-primitives. The contract suite :class:`mltrack_core.testing.StoreContract`
-checks a backend against every rule; subclass it in the backend's tests with a
-``store_uri`` fixture naming a fresh, empty store.
+The rules every store keeps (write-once ids by content hash, references
+checked in the same transaction, a training run that changes only while it
+trains) are written once, in :class:`BaseStore`. A store of its own (a
+database, a service) subclasses it and supplies six primitives (one write
+transaction; inserting absent records; the kinds of stored ids; the states of
+runs; replacing a run; inserting points) and the reads of :class:`Store`;
+``mltrack_core/backends/sqlite.py`` is the model. A store that keeps its state
+in memory builds on :class:`MemoryStore`. This complete backend keeps the
+memory store and appends every write to a JSON-lines file, which it replays
+when opened again (``mltrack_jsonlog/plugin.py``)::
+
+    import json
+    import threading
+    from pathlib import Path
+
+    from mltrack_core.plugin import MemoryStore, StoreError, entity_from_json, hookimpl, record_of
+
+
+    @hookimpl
+    def mltrack_open_store(uri):
+        path = Path(uri.partition("://")[2])  # jsonlog:///absolute/path.jsonl
+        if not path.is_absolute():
+            raise StoreError(f"write jsonlog:///absolute/path.jsonl, not {uri!r}")
+        return JsonLogStore(uri, path)
+
+
+    class JsonLogStore(MemoryStore):
+        def __init__(self, uri, path):
+            super().__init__(uri)
+            self.path = path
+            self.writing = threading.Lock()  # the file gets the writes in the order the store made them
+            for line in path.read_text().splitlines() if path.exists() else ():
+                operation, payload = json.loads(line)
+                if operation == "points":
+                    super().append_points([tuple(point) for point in payload])
+                else:
+                    records = [record_of(entity_from_json(json.loads(document))) for document in payload]
+                    super().put(records) if operation == "put" else super().update_run(records[0])
+
+        def put(self, records):
+            with self.writing:
+                written = super().put(records)
+                self.log("put", [record.document for record in records if record.id in written])
+                return written
+
+        def update_run(self, record):
+            with self.writing:
+                super().update_run(record)
+                self.log("update_run", [record.document])
+
+        def append_points(self, points):
+            with self.writing:
+                super().append_points(points)
+                self.log("points", [list(point) for point in points])
+
+        def log(self, operation, payload):
+            if payload:
+                with self.path.open("a") as log:
+                    log.write(json.dumps([operation, payload]) + "\n")
+
+Prove it with the contract suite, which checks a backend against every rule
+through the public API: in the backend's tests, subclass
+:class:`mltrack_core.testing.StoreContract` with a ``store_uri`` fixture
+naming a fresh, empty store (``f"jsonlog://{tmp_path}/store.jsonl"``).
 
 Observers
 ---------
@@ -107,7 +166,8 @@ tracker's life; it never makes a write fail. ``tryfirst``, ``trylast`` and
 wrappers work as in pluggy.
 """
 
-from mltrack_core.artifacts import ArtifactStore, mltrack_home
+from mltrack_core.artifacts import ArtifactStore, location_of, mltrack_home
+from mltrack_core.backends.memory import MemoryStore
 from mltrack_core.demo import DemoResult
 from mltrack_core.errors import (
     ConflictError,
@@ -147,13 +207,15 @@ from mltrack_core.schema import (
     Transform,
     TypedColumn,
     TypeHint,
+    entity_from_json,
     infer_type,
 )
-from mltrack_core.store import Link, Point, Query, Record, Store, StoredDocument
+from mltrack_core.store import BaseStore, Link, Point, Query, Record, Store, StoredDocument, record_of
 from mltrack_core.tracker import Tracker, get_tracker
 
 __all__ = [
     "ArtifactStore",
+    "BaseStore",
     "ConflictError",
     "ConfusionMatrix",
     "DanglingReferenceError",
@@ -167,6 +229,7 @@ __all__ = [
     "Histogram",
     "Link",
     "LiveRun",
+    "MemoryStore",
     "MissingDependencyError",
     "MissingPluginError",
     "MltrackError",
@@ -195,10 +258,13 @@ __all__ = [
     "Transform",
     "TypeHint",
     "TypedColumn",
+    "entity_from_json",
     "get_tracker",
     "hookimpl",
     "infer_type",
+    "location_of",
     "mltrack_home",
+    "record_of",
     "require_framework",
     "supported_versions",
 ]

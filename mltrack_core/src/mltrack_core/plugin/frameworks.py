@@ -63,7 +63,9 @@ def supported_versions(plugin: str, framework: str) -> SpecifierSet:
 
 
 @functools.cache
-def require_framework(plugin: str, framework: str, *, install_hint: str | None = None) -> str:
+def require_framework(
+    plugin: str, framework: str, *, install_hint: str | None = None, installed: str | None = None
+) -> str:
     """Check that a supported ``framework`` is installed for ``plugin``; return its version.
 
     The result is remembered, so the check (and its warning) happens once per process.
@@ -73,6 +75,9 @@ def require_framework(plugin: str, framework: str, *, install_hint: str | None =
         framework: the framework's distribution, e.g. ``"scikit-learn"``.
         install_hint: what to run to get a supported framework; default
             ``pip install '<plugin>[instruments]'``.
+        installed: the framework's version, when the plugin knows it better than the
+            distribution ``framework`` does (the imported module's ``__version__``:
+            MXNet's GPU builds install as ``mxnet-cu112`` and the like).
 
     Raises:
         MissingDependencyError: the framework is not installed, or is older than the supported range.
@@ -81,10 +86,11 @@ def require_framework(plugin: str, framework: str, *, install_hint: str | None =
 
     supported = supported_versions(plugin, framework)
     hint = install_hint or f"pip install '{plugin}[{INSTRUMENTS_EXTRA}]'"
-    try:
-        installed = version(framework)
-    except PackageNotFoundError:
-        raise MissingDependencyError(f"{plugin} needs {framework}{supported}: {hint}") from None
+    if installed is None:
+        try:
+            installed = version(framework)
+        except PackageNotFoundError:
+            raise MissingDependencyError(f"{plugin} needs {framework}{supported}: {hint}") from None
     try:
         parsed = Version(installed)
     except InvalidVersion:

@@ -2,9 +2,12 @@
 
 The server holds no state of its own: every request reads or writes the
 backing store, so several processes may serve one PostgreSQL store behind a
-load balancer. It enforces the tracker's rules itself: entities are rebuilt
-from the posted JSON (the schema validates them), records and content hashes
-are computed here, and the store checks lineage and write-once atomically.
+load balancer. Writes go through the same rule engine as an embedded store:
+entities are rebuilt from the posted JSON (the schema validates them) and
+handed to :meth:`Tracker.write <mltrack_core.tracker.Tracker.write>` and
+:meth:`Tracker.end_run <mltrack_core.tracker.Tracker.end_run>`, and the store
+checks lineage and write-once atomically. Paths, queries and errors travel as
+:mod:`mltrack_core.wire` says, the module the client uses too.
 """
 
 from __future__ import annotations
@@ -19,14 +22,8 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from mltrack_core.errors import (
-    MissingDependencyError,
-    MltrackError,
-    NotFoundError,
-    RunStateError,
-    SchemaError,
-    StoreError,
-)
+from mltrack_core import wire
+from mltrack_core.errors import MissingDependencyError, MltrackError, NotFoundError, SchemaError, StoreError
 
 try:
     from fastapi import Depends, FastAPI, Query, Request
@@ -39,20 +36,10 @@ except ImportError as exc:  # pragma: no cover - depends on the installation
         f"the mltrack server needs FastAPI and uvicorn ({exc.name} is missing): pip install 'mltrack-core[server]'"
     ) from exc
 
-from mltrack_core.schema import (
-    LINK_FIELDS,
-    Entity,
-    Evaluation,
-    Prediction,
-    TrainingRun,
-    TrainingState,
-    entity_from_json,
-)
+from mltrack_core.schema import LINK_FIELDS, Entity, TrainingRun, entity_from_json
 from mltrack_core.server import models
 from mltrack_core.server.auth import ANONYMOUS, READ, WRITE, Principal, TokenSet
-from mltrack_core.server.errors import PROTOCOL_ERRORS, error_body, status_of
 from mltrack_core.store import Query as StoreQuery
-from mltrack_core.store import record_of
 
 __all__ = [
     "DEFAULT_MAX_BODY_BYTES",
@@ -68,11 +55,7 @@ MAX_BODY_VARIABLE = "MLTRACK_SERVER_MAX_BODY"
 DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
 """Largest request body accepted by default (a batch of 50,000 metric points takes about 5 MB)."""
 
-API_VERSION = "1"
 logger = logging.getLogger("mltrack.server")
-
-_FIXED_AT_START = ("id", "start_time")
-_SET_AT_END = ("state", "end_time", "for_model", "annotations", "scores_over_time")
 
 
 @dataclass(frozen=True)
@@ -132,7 +115,7 @@ def _documents_json(documents: Sequence[str]) -> str:
 
 
 def _error(status: int, error: str, message: str, headers: dict[str, str] | None = None) -> JsonResponse:
-    return JsonResponse(error_body(error, message, status), status_code=status, headers=headers)
+    return JsonResponse(wire.error_body(error, message, status), status_code=status, headers=headers)
 
 
 # ---------------------------------------------------------------- middleware (plain ASGI)
@@ -158,7 +141,7 @@ class BodyLimit:
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
             too_large = _BodyTooLarge(self.limit)
-            response = _error(413, PROTOCOL_ERRORS[413], too_large.detail, {"connection": "close"})
+            response = _error(413, wire.PROTOCOL_ERRORS[413], too_large.detail, {"connection": "close"})
             await response(scope, receive, send)
             return
         received = 0
@@ -276,85 +259,13 @@ def _entities_from(documents: Sequence[dict[str, Any]]) -> list[Entity]:
     return entities
 
 
-def _records_of(entities: Sequence[Entity]) -> list[Any]:
-    try:
-        return [record_of(entity) for entity in entities]
-    except RecursionError:
-        raise SchemaError("an entity is nested too deeply to be stored") from None
-
-
-def _check_predictions_match(tracker: Any, entities: Sequence[Entity]) -> None:
-    """An evaluation made for a prediction must name the prediction's model and dataset."""
-    in_batch = {entity.id: entity for entity in entities}
-    for evaluation in entities:
-        if not isinstance(evaluation, Evaluation) or evaluation.for_prediction is None:
-            continue
-        prediction = in_batch.get(evaluation.for_prediction) or tracker.get_many([evaluation.for_prediction]).get(
-            evaluation.for_prediction
-        )
-        if isinstance(prediction, Prediction) and (
-            prediction.computed_by != evaluation.computed_by or prediction.on_dataset != evaluation.on_dataset
-        ):
-            raise SchemaError(
-                f"evaluation {evaluation.id!r} is for prediction {prediction.id!r}, which model "
-                f"{prediction.computed_by!r} computed on dataset {prediction.on_dataset!r}; the evaluation names "
-                f"model {evaluation.computed_by!r} and dataset {evaluation.on_dataset!r}"
-            )
-
-
 def _ended_run_from(run_id: str, document: dict[str, Any]) -> TrainingRun:
     (ended,) = _entities_from([document])
     if not isinstance(ended, TrainingRun):
         raise SchemaError(f"run: expected a training run document (kind 'run'), got kind {ended.KIND!r}")
     if ended.id != run_id:
         raise SchemaError(f"run: the document's id {ended.id!r} is not the run {run_id!r} of the path")
-    if ended.state is TrainingState.TRAINING or ended.end_time is None:
-        raise RunStateError(f"training run {run_id!r}: an ended run needs state FINISHED or FAILED and an end_time")
     return ended
-
-
-def _check_end_changes(started: TrainingRun, ended: TrainingRun) -> None:
-    """What the tracker allows when a run ends: fields empty at the start may be filled in, nothing else changes."""
-    for spec in dataclasses.fields(TrainingRun):
-        name = spec.name
-        before, after = getattr(started, name), getattr(ended, name)
-        if name in _SET_AT_END or before == after:
-            continue
-        if name in _FIXED_AT_START:
-            raise RunStateError(f"training run {started.id!r}: {name} cannot change when the run ends")
-        if before not in (None, (), {}):
-            raise RunStateError(
-                f"training run {started.id!r}: {name} was recorded when the run started and cannot change; "
-                "only fields left empty then can be filled in at the end"
-            )
-    changed = sorted(key for key, value in started.annotations.items() if ended.annotations.get(key) != value)
-    if changed:
-        raise RunStateError(f"training run {started.id!r}: annotation(s) {', '.join(changed)} are already set")
-
-
-def _stored_run(tracker: Any, run_id: str) -> TrainingRun:
-    found = tracker.get_many([run_id], with_scores=False).get(run_id)
-    if found is None:
-        raise NotFoundError(f"no training run {run_id!r} in this store")
-    if not isinstance(found, TrainingRun):
-        raise NotFoundError(f"{run_id!r} is a {found.KIND}, not a training run")
-    return found
-
-
-def _query_of(body: models.QueryIn) -> StoreQuery:
-    return StoreQuery(
-        kind=body.kind,
-        name=body.name,
-        experiment=body.experiment,
-        fingerprint=body.fingerprint,
-        state=body.state,
-        links=tuple(body.links),
-        labels=tuple(body.labels),
-        created_after=body.created_after,
-        created_before=body.created_before,
-        limit=body.limit,
-        offset=body.offset,
-    )
 
 
 def _labels_of(pairs: Sequence[str], scope: str, parameter: str) -> tuple[tuple[str, str, str], ...]:
@@ -399,7 +310,7 @@ def _validation_message(exc: RequestValidationError) -> tuple[int, str, str]:
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(MltrackError)
     async def mltrack_error(request: Request, exc: MltrackError) -> JsonResponse:
-        status = status_of(exc)
+        status = wire.status_of(exc)
         if isinstance(exc, StoreError) and status >= 500:
             logger.error("store failure on %s %s: %s", request.method, request.url.path, exc)
         return _error(status, type(exc).__name__, str(exc))
@@ -416,7 +327,7 @@ def _install_error_handlers(app: FastAPI) -> None:
             detail = f"no such endpoint: {request.method} {request.url.path} (the API is described at /openapi.json)"
         elif exc.status_code == 405:
             detail = f"{request.method} is not allowed on {request.url.path} (see /openapi.json)"
-        return _error(exc.status_code, PROTOCOL_ERRORS.get(exc.status_code, "HTTPError"), detail, exc.headers)
+        return _error(exc.status_code, wire.PROTOCOL_ERRORS.get(exc.status_code, "HTTPError"), detail, exc.headers)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JsonResponse:
@@ -457,7 +368,7 @@ def create_app(settings: ServerSettings | str) -> FastAPI:
 
     app = FastAPI(
         title="mltrack metadata service",
-        version=API_VERSION,
+        version=wire.API_VERSION,
         summary="Metadata and provenance of machine-learning experiments, shared by a team.",
         description=(
             "Create and read datasets, models, transforms, training runs, predictions and evaluations; "
@@ -507,11 +418,11 @@ def _add_routes(app: FastAPI) -> None:
     def health(request: Request) -> JsonResponse:
         """Answers 200 when the server can read its store (no token needed)."""
         _tracker(request).store.get(["health-check"])
-        return JsonResponse({"status": "ok", "api": API_VERSION})
+        return JsonResponse({"status": "ok", "api": wire.API_VERSION})
 
     # ------------------------------------------------------------ entities
 
-    @app.post("/v1/entities", tags=["entities"], response_model=models.WriteOut, summary="Store entities")
+    @app.post(wire.ENTITIES, tags=["entities"], response_model=models.WriteOut, summary="Store entities")
     def put_entities(body: models.EntitiesIn, request: Request, principal: Writer) -> JsonResponse:
         """Store entities of any kinds in one transaction: all are written, or none.
 
@@ -519,19 +430,16 @@ def _add_routes(app: FastAPI) -> None:
         safe; other content under a stored id is refused (409). Every id an entity names must be
         stored, or be in the same request, with the right kind (422 otherwise).
         """
-        tracker = _tracker(request)
         entities = _entities_from(body.entities)
-        _check_predictions_match(tracker, entities)
-        written = tracker.store.put(_records_of(entities))
+        try:
+            written = [entity.id for entity in _tracker(request).write(entities)]
+        except RecursionError:
+            raise SchemaError("an entity is nested too deeply to be stored") from None
         new = set(written)
-        if new:
-            tracker.notify_observers(
-                "mltrack_entities_stored", tracker=tracker, entities=[e for e in entities if e.id in new]
-            )
         unchanged = list(dict.fromkeys(entity.id for entity in entities if entity.id not in new))
         return JsonResponse({"written": written, "unchanged": unchanged})
 
-    @app.get("/v1/entities", tags=["entities"], response_model=models.ListOut, summary="List entities")
+    @app.get(wire.ENTITIES, tags=["entities"], response_model=models.ListOut, summary="List entities")
     def list_entities(
         request: Request,
         principal: Reader,
@@ -599,31 +507,31 @@ def _add_routes(app: FastAPI) -> None:
             raise NotFoundError(f"no entity with id {entity_id!r} in this store")
         return JsonResponse(found.to_json())
 
-    @app.post("/v1/entities/lookup", tags=["entities"], response_model=models.EntitiesOut, summary="Read many")
+    @app.post(wire.LOOKUP, tags=["entities"], response_model=models.EntitiesOut, summary="Read many")
     def lookup(body: models.IdsIn, request: Request, principal: Reader) -> JsonResponse:
         """The stored documents of those ids that exist (unknown ids are left out; runs without points)."""
         found = _tracker(request).store.get(body.ids)
         pairs = ",".join(f"{json.dumps(id_)}:{stored.document}" for id_, stored in found.items())
         return JsonResponse(f'{{"entities":{{{pairs}}}}}'.encode())
 
-    @app.post("/v1/query/ids", tags=["queries"], response_model=models.IdsOut, summary="Ids matching a query")
+    @app.post(wire.QUERY_IDS, tags=["queries"], response_model=models.IdsOut, summary="Ids matching a query")
     def query_ids(body: models.QueryIn, request: Request, principal: Reader) -> JsonResponse:
         """Ids of the entities matching every condition, newest first, paged."""
-        return JsonResponse({"ids": _tracker(request).store.find(_query_of(body))})
+        return JsonResponse({"ids": _tracker(request).store.find(wire.query_from_json(body.model_dump()))})
 
-    @app.post("/v1/query/count", tags=["queries"], response_model=models.CountOut, summary="Count a query")
+    @app.post(wire.QUERY_COUNT, tags=["queries"], response_model=models.CountOut, summary="Count a query")
     def query_count(body: models.QueryIn, request: Request, principal: Reader) -> JsonResponse:
         """How many entities match (limit and offset ignored)."""
-        return JsonResponse({"count": _tracker(request).store.count(_query_of(body))})
+        return JsonResponse({"count": _tracker(request).store.count(wire.query_from_json(body.model_dump()))})
 
     # ------------------------------------------------------------ lineage and provenance questions
 
-    @app.post("/v1/links", tags=["lineage"], response_model=models.LinksOut, summary="Lineage edges")
+    @app.post(wire.LINKS, tags=["lineage"], response_model=models.LinksOut, summary="Lineage edges")
     def links(body: models.LinksIn, request: Request, principal: Reader) -> JsonResponse:
         """Edges leaving (``out``: what the ids name) or entering (``in``: what names them) the ids."""
         return JsonResponse({"links": _tracker(request).store.links(body.ids, body.direction)})
 
-    @app.post("/v1/scores", tags=["lineage"], response_model=models.ScoresOut, summary="Scores on datasets")
+    @app.post(wire.SCORES, tags=["lineage"], response_model=models.ScoresOut, summary="Scores on datasets")
     def scores(body: models.ScoresIn, request: Request, principal: Reader) -> JsonResponse:
         """(evaluation id, value) of every evaluation on one of the datasets with a scalar score of the metric."""
         return JsonResponse({"scores": _tracker(request).store.scores(body.datasets, body.metric)})
@@ -685,7 +593,7 @@ def _add_routes(app: FastAPI) -> None:
 
     # ------------------------------------------------------------ training runs
 
-    @app.post("/v1/points", tags=["training runs"], response_model=models.PointsOut, summary="Append metrics")
+    @app.post(wire.POINTS, tags=["training runs"], response_model=models.PointsOut, summary="Append metrics")
     def append_points(body: models.PointsIn, request: Request, principal: Writer) -> JsonResponse:
         """Append metric points of running training runs, in order, in one transaction (all or none)."""
         tracker = _tracker(request)
@@ -694,44 +602,25 @@ def _add_routes(app: FastAPI) -> None:
         tracker.notify_observers("mltrack_points_appended", tracker=tracker, points=points)
         return JsonResponse({"appended": len(points)})
 
-    @app.get("/v1/runs/{run_id}/points", tags=["training runs"], response_model=models.RunPointsOut)
+    @app.get(wire.RUN_POINTS, tags=["training runs"], response_model=models.RunPointsOut)
     def run_points(
         run_id: str, request: Request, principal: Reader, tail: Annotated[int | None, Query(ge=0)] = None
     ) -> JsonResponse:
         """The run's metric points in the order they were appended; ``tail=N`` returns only the last N."""
         tracker = _tracker(request)
-        _stored_run(tracker, run_id)
+        tracker.get_run(run_id)  # 404 for an unknown run
         points = tracker.store.points(run_id)
         total = len(points)
         if tail is not None:
             points = points[max(0, total - tail) :] if tail else []
         return JsonResponse({"run": run_id, "total": total, "points": points})
 
-    @app.post("/v1/runs/{run_id}/end", tags=["training runs"], response_model=models.EndRunOut, summary="End a run")
+    @app.post(wire.END_RUN, tags=["training runs"], response_model=models.EndRunOut, summary="End a run")
     def end_run(run_id: str, body: models.EndRunIn, request: Request, principal: Writer) -> JsonResponse:
         """End a training run once: FINISHED or FAILED, with its end time and model.
 
         Only fields the run was started without may be filled in; annotations may only be added.
         Sending the same ended run again is a no-op (``changed`` false).
         """
-        tracker = _tracker(request)
-        ended = _ended_run_from(run_id, body.run)
-        started = _stored_run(tracker, run_id)
-        ended = dataclasses.replace(ended, creation_time=started.creation_time)  # creation time aside, as in put
-        if started.state is not TrainingState.TRAINING:
-            return _already_ended(started, ended)
-        _check_end_changes(started, ended)
-        try:
-            tracker.store.update_run(record_of(ended))
-        except RunStateError:  # another request ended it meanwhile
-            return _already_ended(_stored_run(tracker, run_id), ended)
-        tracker.notify_observers("mltrack_run_ended", tracker=tracker, run=ended)
-        return JsonResponse({"run": ended.to_json(), "changed": True})
-
-
-def _already_ended(stored: TrainingRun, ended: TrainingRun) -> JsonResponse:
-    if stored.content_hash() == ended.content_hash():
-        return JsonResponse({"run": stored.to_json(), "changed": False})
-    raise RunStateError(
-        f"training run {stored.id!r} has already ended ({stored.state.value}); an ended run cannot change"
-    )
+        stored, changed = _tracker(request).end_run(_ended_run_from(run_id, body.run))
+        return JsonResponse({"run": stored.to_json(), "changed": changed})

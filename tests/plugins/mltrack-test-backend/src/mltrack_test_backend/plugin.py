@@ -8,9 +8,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from mltrack_core import StoreError, hookimpl
-from mltrack_core.backends.memory import MemoryStore
-from mltrack_core.store import Point, Record
+from mltrack_core.plugin import MemoryStore, Point, Record, StoreError, hookimpl
 
 
 @hookimpl

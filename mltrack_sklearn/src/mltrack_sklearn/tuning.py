@@ -1,4 +1,4 @@
-"""Cross-validation provenance: the folds, candidates, per-fold scores and winner of a search.
+"""Searches and cross-validation: the folds, candidates, per-fold scores and winner of a search.
 
 See the package documentation (``help(mltrack_sklearn)``) for the representation.
 Nothing is refitted: scores come from ``cv_results_`` (or ``cross_validate``'s
@@ -15,11 +15,10 @@ from typing import Any
 import numpy as np
 import sklearn
 
-from mltrack_core.errors import SchemaError
-from mltrack_core.schema import Dataset, Evaluation, Model
-from mltrack_core.tracker import Tracker, get_tracker
+from mltrack_core.plugin import Dataset, Evaluation, Model, SchemaError, Tracker, get_tracker
 from mltrack_sklearn.data import subset_fingerprint
-from mltrack_sklearn.extract import FRAMEWORK, learning_algorithm, model_name, record_data
+from mltrack_sklearn.extract import learning_algorithm, model_name, record_data
+from mltrack_sklearn.framework import FRAMEWORK
 from mltrack_sklearn.parameters import hyperparameters
 
 __all__ = ["CandidateRecord", "CrossValidationRecord", "Split", "cross_validate", "track_search"]

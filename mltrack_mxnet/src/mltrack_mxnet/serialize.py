@@ -2,10 +2,10 @@
 
 MXNet writes a checkpoint as ``<prefix>-symbol.json`` (the network) and
 ``<prefix>-0000.params`` (``arg:``/``aux:`` prefixed arrays). mltrack's
-artifact store keeps each file under its content digest, so the two files go
-into one zip (with fixed timestamps, so the same network and weights give the
-same artifact) whose URI becomes the model's ``location``.
-:func:`load_checkpoint` reads it back.
+artifact store keeps each file under its content digest, so :func:`save_model`
+puts the two files into one zip (with fixed timestamps, so the same network and
+weights give the same artifact) whose URI becomes the model's ``location``.
+:func:`load_model` reads it back.
 """
 
 from __future__ import annotations
@@ -18,11 +18,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from mltrack_core import MltrackError, Model
-from mltrack_core.artifacts import ArtifactStore
+from mltrack_core.plugin import ArtifactStore, MltrackError, Model, Tracker, location_of
 from mltrack_mxnet.framework import require_mxnet
 
-__all__ = ["load_checkpoint", "write_checkpoint"]
+__all__ = ["load_model", "save_model"]
 
 _PREFIX = "checkpoint"
 _SYMBOL_FILE = f"{_PREFIX}-symbol.json"
@@ -30,7 +29,7 @@ _PARAMS_FILE = f"{_PREFIX}-0000.params"
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
 
-def write_checkpoint(
+def save_model(
     artifacts: ArtifactStore, name: str, symbol: Any, arg_params: Mapping[str, Any], aux_params: Mapping[str, Any]
 ) -> str:
     """Store the network and its parameters as one zip; return the artifact's URI."""
@@ -48,11 +47,14 @@ def write_checkpoint(
     return artifacts.put_bytes(buffer.getvalue(), f"{_file_stem(name)}.mxnet.zip")
 
 
-def load_checkpoint(model_or_location: Model | str) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+def load_model(
+    model_or_location: Model | str, tracker: Tracker | None = None
+) -> tuple[Any, dict[str, Any], dict[str, Any]]:
     """Load a model serialized by ``track_model(..., serialize=True)``.
 
     Args:
-        model_or_location: the tracked :class:`~mltrack_core.Model`, or its ``location`` URI.
+        model_or_location: the tracked :class:`~mltrack_core.plugin.Model`, or its ``location`` URI.
+        tracker: whose artifact store reads it (default: a local one; any stored location can be read).
 
     Returns:
         ``(symbol, arg_params, aux_params)``, as ``mx.model.load_checkpoint`` returns them.
@@ -61,12 +63,9 @@ def load_checkpoint(model_or_location: Model | str) -> tuple[Any, dict[str, Any]
         MltrackError: the model has no location, or the artifact is not an mltrack MXNet checkpoint.
     """
     mx = require_mxnet()
-    location = model_or_location.location if isinstance(model_or_location, Model) else model_or_location
-    if not location:
-        raise MltrackError(
-            f"model {model_or_location.id!r} has no location: track it with serialize=True to store a checkpoint"  # type: ignore[union-attr]
-        )
-    with ArtifactStore().open(location) as stored:
+    location = location_of(model_or_location)
+    artifacts = tracker.artifacts if tracker is not None else ArtifactStore()
+    with artifacts.open(location) as stored:
         content = stored.read()
     try:
         with zipfile.ZipFile(io.BytesIO(content)) as archive:

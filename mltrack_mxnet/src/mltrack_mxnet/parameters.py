@@ -1,10 +1,12 @@
-"""What only the training loop knows, kept on the trained object until its model is tracked.
+"""Hyperparameters: optimizer, learning-rate scheduler and initializer settings, and the training facts.
 
-MXNet does not keep the initializer, the number of epochs or (for Gluon) the
-input shapes and the trainer on the network. The callbacks and event handlers
-of a live run record them in a :class:`FitFacts` attached to the module or
-block; :func:`set_training_facts` lets users state them for training loops
-mltrack does not see. Model extraction reads them back.
+The settings are read from MXNet's objects, each with MXNet's default where
+there is one. What only the training loop knows is kept on the trained object
+until its model is tracked: MXNet does not keep the initializer, the number of
+epochs or (for Gluon) the input shapes and the trainer on the network. The
+callbacks and event handlers of a live run record them in a :class:`FitFacts`
+attached to the module or block; :func:`set_training_facts` lets users state
+them for training loops mltrack does not see. Model extraction reads them back.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mltrack_core import Parameter, SchemaError
+from mltrack_core.plugin import Parameter, SchemaError
 
 __all__ = [
     "FitFacts",

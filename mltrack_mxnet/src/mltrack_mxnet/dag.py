@@ -1,7 +1,7 @@
 """The network layout: a symbol's operators as a DAG of transforms, with inferred shapes.
 
 Every operator node of the symbol's graph (``tojson()``) becomes a
-:class:`~mltrack_core.Transform`: its op, its name, its attributes (as MXNet
+:class:`~mltrack_core.plugin.Transform`: its op, its name, its attributes (as MXNet
 writes them, e.g. ``kernel="(3, 3)"``) and the transforms whose outputs it
 consumes. ``infer_shape_partial`` over the symbol's internals, given the input
 shapes, adds each operator's output shape(s), the shape of each of its
@@ -17,7 +17,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from mltrack_core import Parameter, SchemaError, Transform, TypedColumn
+from mltrack_core.plugin import Parameter, SchemaError, Transform, TypedColumn
 
 __all__ = ["Layout", "network_layout"]
 
