@@ -56,7 +56,7 @@ def mltrack_extract_dataset(data: Any) -> Extraction | None:
 @hookimpl
 def mltrack_environment() -> dict[str, str] | None:
     """MXNet's version, build features and GPU count, when this process uses MXNet."""
-    if "mxnet" not in sys.modules:  # never import MXNet (a second or more) just to describe it
+    if sys.modules.get("mxnet") is None:  # not imported (or blocked): never import MXNet just to describe it
         return None
     from mltrack_mxnet.framework import mxnet_environment
 

@@ -60,7 +60,7 @@ def mltrack_extract_dataset(data: Any, name: str | None, target: Any) -> Extract
 @hookimpl
 def mltrack_environment() -> dict[str, str] | None:
     """Spark's version, master and application id, Java's version (when PySpark is in use)."""
-    if "pyspark" not in sys.modules:  # never import PySpark (and start nothing) just to describe it
+    if sys.modules.get("pyspark") is None:  # not imported (or blocked): never import PySpark to describe it
         return None
     from mltrack_spark.framework import spark_environment
 
