@@ -183,16 +183,19 @@ def _observers(calls: list[str]) -> list[tuple[str, object]]:
     ]
 
 
-def test_observers_run_in_pluggys_own_order_with_wrappers_around(tracker):
+@pytest.mark.parametrize("with_wrapper", [True, False], ids=["with a wrapper", "without wrappers"])
+def test_observers_run_in_pluggys_own_order_with_wrappers_around(tracker, with_wrapper):
     calls: list[str] = []
     for name, observer in _observers(calls):
-        tracker.plugins.register(observer, name=name)
+        if with_wrapper or name != "around":
+            tracker.plugins.register(observer, name=name)
     run = tracker.track_training(name="r")
     ended = run.finish()
     observed, calls[:] = list(calls), []
     tracker.plugins.hook.mltrack_run_ended(tracker=tracker, run=ended)  # pluggy's own call
     assert observed == calls
-    assert calls == ["around before", "first", "plain-2", "plain-1", "last", "around after"]
+    expected = ["first", "plain-2", "plain-1", "last"]
+    assert calls == (["around before", *expected, "around after"] if with_wrapper else expected)
 
 
 def test_a_failing_observer_is_reported_once_and_set_aside_while_the_others_go_on(tracker):

@@ -96,9 +96,9 @@ def build_plugin_manager() -> PluginManager:
     disabled = disabled_plugins()
     for name in disabled:
         manager.set_blocked(name)
-    found = [
-        entry_point for entry_point in entry_points(group=ENTRY_POINT_GROUP) if not _is_disabled(entry_point, disabled)
-    ]
+    found = entry_points(group=ENTRY_POINT_GROUP)
+    if disabled:
+        found = [entry_point for entry_point in found if not _is_disabled(entry_point, set(disabled))]
     for name, claimants in _by_name(found).items():
         _register(manager, name, claimants)
     _drop_plugins_with_unknown_hooks(manager)
@@ -110,13 +110,13 @@ def disabled_plugins() -> list[str]:
     return [name.strip() for name in os.environ.get(DISABLE_VARIABLE, "").split(",") if name.strip()]
 
 
-def _is_disabled(entry_point: EntryPoint, disabled: list[str]) -> bool:
+def _is_disabled(entry_point: EntryPoint, disabled: set[str]) -> bool:
     module = entry_point.value.partition(":")[0]
-    return bool({entry_point.name, module, _distribution(entry_point)} & set(disabled))
+    return bool({entry_point.name, module, _distribution(entry_point)} & disabled)
 
 
 def _distribution(entry_point: EntryPoint) -> str:
-    return entry_point.dist.name if entry_point.dist is not None else "?"
+    return entry_point.dist.name if entry_point.dist is not None else "?"  # reads the METADATA file: when needed
 
 
 def _by_name(found: Iterable[EntryPoint]) -> dict[str, list[EntryPoint]]:
@@ -125,9 +125,10 @@ def _by_name(found: Iterable[EntryPoint]) -> dict[str, list[EntryPoint]]:
     for entry_point in found:
         by_name.setdefault(entry_point.name, []).append(entry_point)
     for claimants in by_name.values():
-        claimants.sort(
-            key=lambda entry_point: (_distribution(entry_point) == _CORE_DISTRIBUTION, _distribution(entry_point))
-        )
+        if len(claimants) > 1:
+            claimants.sort(
+                key=lambda entry_point: (_distribution(entry_point) == _CORE_DISTRIBUTION, _distribution(entry_point))
+            )
     return by_name
 
 
@@ -198,16 +199,11 @@ def call_guarded(
         return []
     implementations = [impl for impl in caller.get_hookimpls() if impl.plugin_name not in set_aside]
     wrappers = [impl for impl in implementations if impl.wrapper or impl.hookwrapper]
-    left_out = [impl.plugin for impl in caller.get_hookimpls() if impl not in wrappers]
     failures: list[tuple[str, Exception]] = []
-    # The guarded stand-ins join the wrappers as temporary implementations, listed in pluggy's
-    # own order (which it runs back to front); pluggy then calls them inside the wrappers.
-    guarded = [_guarded(impl.function, impl.plugin_name, failures) for impl in implementations if impl not in wrappers]
-    try:
-        results = manager.subset_hook_caller(hook_name, remove_plugins=left_out).call_extra(guarded, dict(arguments))
-    except Exception as exc:  # noqa: BLE001 - a failing wrapper: the same policy as a failing implementation
-        failures.append((_failing_wrapper(exc, wrappers), exc))
-        results = []
+    if wrappers:
+        results = _call_with_wrappers(manager, caller, hook_name, implementations, wrappers, arguments, failures)
+    else:  # the common case, without pluggy's temporary implementations (inspecting their signatures is slow)
+        results = _call_plain(implementations, arguments, failures)
     for plugin_name, exc in failures:
         set_aside.add(plugin_name)
         warnings.warn(
@@ -217,6 +213,42 @@ def call_guarded(
             stacklevel=3,
         )
     return results
+
+
+def _call_plain(implementations: list[Any], arguments: Mapping[str, Any], failures: list) -> list[Any]:
+    """Call implementations without wrappers as pluggy does: back to front (so ``tryfirst`` first), by name."""
+    results = []
+    for impl in reversed(implementations):
+        args = [arguments[name] for name in impl.argnames]
+        kwargs = {name: arguments[name] for name in impl.kwargnames if name in arguments}
+        try:
+            result = impl.function(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - observers and environment facts never break the caller
+            failures.append((impl.plugin_name, exc))
+            continue
+        if result is not None:
+            results.append(result)
+    return results
+
+
+def _call_with_wrappers(
+    manager: pluggy.PluginManager,
+    caller: Any,
+    hook_name: str,
+    implementations: list[Any],
+    wrappers: list[Any],
+    arguments: Mapping[str, Any],
+    failures: list,
+) -> list[Any]:
+    left_out = [impl.plugin for impl in caller.get_hookimpls() if impl not in wrappers]
+    # The guarded stand-ins join the wrappers as temporary implementations, listed in pluggy's
+    # own order (which it runs back to front); pluggy then calls them inside the wrappers.
+    guarded = [_guarded(impl.function, impl.plugin_name, failures) for impl in implementations if impl not in wrappers]
+    try:
+        return manager.subset_hook_caller(hook_name, remove_plugins=left_out).call_extra(guarded, dict(arguments))
+    except Exception as exc:  # noqa: BLE001 - a failing wrapper: the same policy as a failing implementation
+        failures.append((_failing_wrapper(exc, wrappers), exc))
+        return []
 
 
 def _guarded(
