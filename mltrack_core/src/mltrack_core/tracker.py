@@ -403,7 +403,8 @@ class Tracker:
         """
         check_run_ended(ended)
         started = started or self.get_run(ended.id)
-        ended = dataclasses.replace(ended, creation_time=started.creation_time)  # creation time aside, as in put
+        if ended.creation_time != started.creation_time:  # creation time aside, as in put
+            ended = dataclasses.replace(ended, creation_time=started.creation_time)
         if started.state is not TrainingState.TRAINING:
             return self._ended_already(started, ended), False
         check_run_end(started, ended)
