@@ -7,6 +7,7 @@ from importlib.metadata import distribution, entry_points
 import pytest
 
 import mltrack_core as mt
+from mltrack_core.store import Point
 from mltrack_core.testing import StoreContract, sample_experiment
 
 
@@ -24,6 +25,17 @@ def test_its_scheme_is_offered_and_its_store_persists(tmp_path):
         assert reopened.get(recorded["evaluation"].id) == recorded["evaluation"]
         assert len(reopened.points(recorded["run"].id)) == 3
         assert reopened.get(recorded["run"].id).state is mt.TrainingState.FINISHED
+
+
+def test_its_store_remembers_applied_batches_across_reopening(tmp_path):
+    uri = f"jsonlog://{tmp_path}/store.jsonl"
+    with mt.connect(uri) as tracker:
+        run = tracker.track_training(name="fit")
+        point = Point(run.id, "loss", 1.0, None, 0, 1_000)
+        assert tracker.store.append_points([point], batch_id="batch-1")
+    with mt.connect(uri) as reopened:
+        assert not reopened.store.append_points([point], batch_id="batch-1")  # a retry after a restart
+        assert reopened.points(run.id) == [point]
 
 
 def test_disabling_it_by_name_removes_its_scheme(tmp_path, monkeypatch):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import jsonschema
 import pytest
@@ -91,3 +92,56 @@ def test_values_the_schema_cannot_take_are_encoded_as_non_empty_text():
     values = [parameter["value"] for parameter in to_spec_document(model)["hyperparameters"]]
     assert values == ['""', "[1, 2]"]
     assert not list(validator_for("model").iter_errors(to_spec_document(model)))
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"not standard JSON: {name}")
+
+
+def strict_json(text: str):
+    return json.loads(text, parse_constant=_refuse_constant)
+
+
+def test_ids_that_are_not_plain_file_names_get_a_file_of_their_own_inside_the_folder(tracker, tmp_path):
+    ids = ["Upper", "upper", "a:b", "con", "x" * 512, "é🙂", "a@b+c=d~e"]
+    for id_ in ids:
+        tracker.track_dataset(name="d", id=id_)
+    summary = export(tracker, tmp_path / "out" / "export")
+    files = sorted((tmp_path / "out").rglob("*"))
+    assert all(path.is_relative_to(summary.directory / "datasets") for path in files if path.is_file())
+    documents = [strict_json(path.read_text()) for path in (summary.directory / "datasets").iterdir()]
+    assert sorted(document["id"] for document in documents) == sorted(ids)
+    assert len({path.name.lower() for path in (summary.directory / "datasets").iterdir()}) == len(ids)
+
+
+def test_a_folder_that_is_a_link_leading_out_is_refused(tracker, tmp_path):
+    tracker.track_dataset(name="d")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "datasets").symlink_to(outside, target_is_directory=True)
+    with pytest.raises(mt.MltrackError, match="outside"):
+        export(tracker, tmp_path / "out")
+    assert not any(outside.iterdir())
+
+
+def test_non_finite_numbers_are_written_as_standard_json(tracker, tmp_path):
+    recorded = sample_experiment(tracker)
+    diverged = tracker.track_evaluation(
+        {"accuracy": float("nan"), "loss": float("inf")}, computed_by=recorded["model"], on_dataset=recorded["test"]
+    )
+    run = tracker.track_training(name="diverged", trained_on=recorded["train"])
+    run.log("loss", float("-inf"))
+    run.finish()
+    summary = export(tracker, tmp_path / "out")
+    texts = [path.read_text() for path in summary.directory.rglob("*.json")]
+    assert len(texts) == tracker.count()
+    documents = {document["id"]: document for document in map(strict_json, texts)}
+    evaluation = documents[diverged.id]
+    assert {score["metric"]: score["value"] for score in evaluation["mltrack"]["scores"]} == {
+        "accuracy": "NaN",
+        "loss": "Infinity",
+    }
+    restored = entity_from_json(evaluation["mltrack"])
+    assert math.isnan(restored.scores[0].value) and restored.scores[1].value == math.inf
+    assert documents[run.id]["scores_over_time"][0]["value"] == "-Infinity"  # in mltrack-only/

@@ -24,10 +24,10 @@ class OutageStore(MemoryStore):
         super().__init__("memory://outage")
         self.down = threading.Event()
 
-    def append_points(self, points):
+    def append_points(self, points, batch_id=None):
         if self.down.is_set():
             raise StoreUnavailableError("the store is down for maintenance")
-        super().append_points(points)
+        super().append_points(points, batch_id=batch_id)
 
 
 def test_values_must_be_numbers(tracker):
@@ -186,3 +186,100 @@ def test_numpy_like_integers_are_accepted_as_epochs(tracker):
     with tracker.track_training(name="r") as run:
         run.log("loss", 1.0, epoch=Index(), step=Index())
     assert tracker.points(run.id)[0][3:5] == (4, 4)
+
+
+@pytest.mark.parametrize(
+    ("metric", "value", "message"),
+    [
+        (None, 1.0, "metric name"),
+        ("", 1.0, "metric name"),
+        ("\ud800", 1.0, "UTF-8"),
+        ("loss", None, "needs a number"),
+        ("loss", "high", "needs a number"),
+        ("loss", 10**400, "needs a number"),
+    ],
+)
+def test_a_bad_metric_name_or_value_is_refused_when_logged(tracker, metric, value, message):
+    with tracker.track_training(name="r") as run:
+        with pytest.raises(mt.SchemaError, match=message):
+            run.log(metric, value)
+        run.log("loss", 1.0)
+    assert [point.metric for point in tracker.get(run.id).scores_over_time] == ["loss"]
+
+
+def test_a_point_refused_by_the_store_never_holds_back_the_points_of_other_runs(tmp_path):
+    """The issue's repro: one bad point used to stop every run's points from becoming durable."""
+    tracker = mt.connect(f"sqlite:///{tmp_path / 'store.db'}")
+    good, bad = tracker.track_training(name="good"), tracker.track_training(name="bad")
+    good.log("loss", 1.0, step=0)
+    bad.log("loss", 2.0, step=0)
+    bad._queue.append((bad.id, None, 1.0, None, None, 1))  # what log() refuses, as a plugin could still queue it
+    good.log("loss", 0.5, step=1)
+    with pytest.warns(mt.TrackingWarning, match=f"point of run {bad.id}.*refused by the store and dropped"):
+        assert good.flush(timeout=10)
+    good.finish()
+    bad.finish()
+    assert [point.value for point in tracker.get(good.id).scores_over_time] == [1.0, 0.5]
+    assert [point.value for point in tracker.get(bad.id).scores_over_time] == [2.0]
+
+
+class PickyStore(MemoryStore):
+    """A real in-memory store that refuses one metric with an error of its own, as a stricter backend could."""
+
+    def append_points(self, points, batch_id=None):
+        if any(point[1] == "refused" for point in points):
+            raise ValueError("this backend cannot hold the metric 'refused'")
+        super().append_points(points, batch_id=batch_id)
+
+
+def test_the_writer_isolates_the_points_a_store_refuses_and_writes_all_others():
+    tracker = mt.Tracker(PickyStore("memory://picky"))
+    with tracker.track_training(name="r") as run:
+        for step in range(100):
+            run.log("loss", float(step), step=step)
+            if step in (10, 70):
+                run.log("refused", 1.0, step=step)
+        with pytest.warns(mt.TrackingWarning, match="refused by the store and dropped"):
+            assert run.flush(timeout=10)
+    points = tracker.get(run.id).scores_over_time
+    assert [point.step for point in points] == list(range(100))
+
+
+class CountingOutageStore(OutageStore):
+    """Records the batch id of every append it is asked for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batch_ids: list[str | None] = []
+
+    def append_points(self, points, batch_id=None):
+        self.batch_ids.append(batch_id)
+        super().append_points(points, batch_id=batch_id)
+
+
+def test_a_batch_is_retried_with_its_idempotency_key_after_an_outage():
+    store = CountingOutageStore()
+    tracker = mt.Tracker(store)
+    with tracker.track_training(name="r") as run:
+        store.down.set()
+        run.log("loss", 1.0)
+        with pytest.warns(mt.TrackingWarning, match="not yet stored"):
+            assert not run.flush(timeout=0.6)
+        store.down.clear()
+        assert run.flush(timeout=30)
+    assert len(store.batch_ids) >= 2 and len(set(store.batch_ids)) == 1 and store.batch_ids[0]
+    assert [point.value for point in tracker.get(run.id).scores_over_time] == [1.0]
+
+
+class StoreWithoutBatchIds(MemoryStore):
+    """A store written against the contract before batch ids (its append takes the points alone)."""
+
+    def append_points(self, points):
+        return super().append_points(points)
+
+
+def test_stores_written_before_batch_ids_still_get_every_point():
+    tracker = mt.Tracker(StoreWithoutBatchIds("memory://old"))
+    with tracker.track_training(name="r") as run:
+        run.log("loss", 1.0)
+    assert [point.value for point in tracker.get(run.id).scores_over_time] == [1.0]

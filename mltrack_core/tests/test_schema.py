@@ -153,10 +153,10 @@ def test_a_score_is_scalar_only_when_it_is_one_finite_number():
     ("build", "message"),
     [
         (lambda: mt.Dataset(name=""), "Dataset .*name: expected a non-empty string"),
-        (lambda: mt.Dataset(name="d", row_count=-1), "row_count: expected a non-negative int"),
+        (lambda: mt.Dataset(name="d", row_count=-1), "row_count: expected a non-negative 64-bit int"),
         (lambda: mt.Dataset(name="d", annotations={"a": object()}), r"annotations\['a'\]"),
         (lambda: mt.Dataset(name="d", tags={"a": ""}), "tag.* a need a non-empty value"),
-        (lambda: mt.Dataset(name="d", id="has space"), "must be at most 512 characters without spaces"),
+        (lambda: mt.Dataset(name="d", id="has space"), "is not a valid id"),
         (lambda: mt.Model(name="m", learning_algorithm="x", trained_on=""), "trained_on"),
         (lambda: mt.TrainingRun(state="RUNNING"), "one of TRAINING, FINISHED, FAILED"),
         (lambda: mt.Parameter(name="p", value=object()), "JSON-compatible"),
@@ -180,7 +180,7 @@ def test_unknown_fields_and_kinds_are_refused_when_reading_json():
         entity_from_json({"kind": "dataset", "name": "d", "colour": "red"})
     with pytest.raises(mt.SchemaError, match="unknown entity kind 'widget'"):
         entity_from_json({"kind": "widget"})
-    with pytest.raises(mt.SchemaError, match="missing 1 required"):
+    with pytest.raises(mt.SchemaError, match="missing required field"):
         entity_from_json({"kind": "model", "name": "m", "learning_algorithm": "x"})
 
 
@@ -223,3 +223,81 @@ def test_values_nested_too_deeply_are_schema_errors():
         value = [value]
     with pytest.raises(mt.SchemaError, match="nest more than 100 levels"):
         mt.Parameter(name="deep", value=value)
+
+
+HOSTILE_IDS = [
+    "../../../x",
+    "/etc/passwd",
+    "team/run-1",
+    "a\\b",
+    ".",
+    "..",
+    ".hidden",
+    "-rf",
+    "a%2Fb",
+    "a?b",
+    "a#b",
+    "a b",
+    "a\x00b",
+    "a\nb",
+    "a\x1b[31mb",
+    "a\u202eb",  # right-to-left override
+    "a\u00a0b",  # no-break space
+    "\ud800",
+    "x" * (mt.schema.MAX_ID_LENGTH + 1),
+]
+
+
+@pytest.mark.parametrize("bad_id", HOSTILE_IDS)
+def test_ids_that_are_not_safe_in_urls_and_file_names_are_refused_everywhere(bad_id):
+    assert not mt.schema.is_valid_id(bad_id)
+    with pytest.raises(mt.SchemaError, match="not a valid id|UTF-8"):
+        mt.Dataset(name="d", id=bad_id)
+    with pytest.raises(mt.SchemaError):
+        mt.Dataset(name="d", derived_from=[bad_id])
+    with pytest.raises(mt.SchemaError):
+        entity_from_json({"kind": "model", "id": "m", "learning_algorithm": "a", "trained_on": bad_id})
+
+
+@pytest.mark.parametrize("good_id", ["ds-1", "openml-run-12-model", "a.b:c@d+e=f~g_h", "🧪" * 3, "ünïcode", "x" * 512])
+def test_ids_may_hold_letters_digits_safe_punctuation_and_printable_unicode(good_id):
+    assert mt.Dataset(name="d", id=good_id).id == good_id
+
+
+@pytest.mark.parametrize(
+    ("build", "field"),
+    [
+        (lambda: mt.Dataset(name="d", creation_time=2**62), "creation_time"),
+        (lambda: mt.Dataset(name="d", creation_time=2**63), "creation_time"),
+        (lambda: mt.TrainingRun(start_time=mt.schema.MAX_TIME + 1), "start_time"),
+        (lambda: mt.Dataset(name="d", row_count=2**63), "row_count"),
+        (lambda: mt.ScoreAtTime(metric="m", value=10**400, timestamp=1), "value"),
+        (lambda: mt.ScoreAtTime(metric="m", value=1.0, timestamp=1, step=2**64), "step"),
+    ],
+)
+def test_numbers_beyond_what_stores_hold_are_schema_errors(build, field):
+    with pytest.raises(mt.SchemaError, match=field):
+        build()
+
+
+def test_the_last_millisecond_of_year_9999_is_a_valid_time():
+    assert mt.Dataset(name="d", creation_time=mt.schema.MAX_TIME).creation_time == mt.schema.MAX_TIME
+
+
+def test_json_written_for_others_is_standard_and_reads_back_the_non_finite_floats():
+    run = mt.TrainingRun(
+        id="run-1",
+        hyperparameters=[mt.Parameter(name="alpha", value=math.inf), mt.Parameter(name="grid", value=[1.0, math.nan])],
+        scores_over_time=[mt.ScoreAtTime(metric="loss", value=-math.inf, timestamp=1)],
+    )
+    text = mt.schema.dumps(run.to_json())
+
+    def refuse(constant):
+        raise AssertionError(f"bare {constant} in {text}")
+
+    document = json.loads(text, parse_constant=refuse)
+    again = entity_from_json(document)
+    assert again.hyperparameters[0].value == math.inf
+    assert math.isnan(again.hyperparameters[1].value[1])
+    assert again.scores_over_time[0].value == -math.inf
+    assert mt.Parameter(name="s", value="NaN").value == "NaN"  # a string stays a string

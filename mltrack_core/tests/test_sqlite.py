@@ -16,6 +16,7 @@ import pytest
 import mltrack_core as mt
 from mltrack_core.backends import sqlite as sqlite_backend
 from mltrack_core.schema import canonical_json
+from mltrack_core.store import Point
 
 
 def uri(path: Path) -> str:
@@ -168,6 +169,37 @@ def test_a_store_made_by_an_older_release_is_migrated(tmp_path):
         assert tracker.find("dataset", tags={"stage": "gold"}) == [dataset]
         assert tracker.find("dataset", annotations={"owner": "ana"}) == [dataset]
     assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == sqlite_backend.SCHEMA_VERSION
+
+
+def test_a_version_2_store_is_migrated_to_remember_batch_ids(tmp_path):
+    path = tmp_path / "version2.db"
+    connection = sqlite3.connect(path, isolation_level=None)
+    connection.execute("PRAGMA journal_mode = WAL")
+    for step in sqlite_backend.MIGRATIONS[:2]:  # the release before batch ids
+        step(connection)
+    connection.execute("PRAGMA user_version = 2")
+    connection.close()
+    with mt.connect(uri(path)) as tracker:
+        run = tracker.track_training(name="fit")
+        point = Point(run.id, "loss", 1.0, None, 0, 1_000)
+        assert tracker.store.append_points([point], batch_id="b-1")
+        assert not tracker.store.append_points([point], batch_id="b-1")
+        assert tracker.points(run.id) == [point]
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 3
+
+
+def test_the_batch_ids_of_a_run_are_forgotten_when_it_ends(tmp_path):
+    path = tmp_path / "store.db"
+    with mt.connect(uri(path)) as tracker:
+        ended, training = tracker.track_training(name="ended"), tracker.track_training(name="training")
+        tracker.store.append_points([Point(ended.id, "loss", 1.0, None, 0, 1_000)], batch_id="one")
+        tracker.store.append_points(
+            [Point(ended.id, "loss", 1.0, None, 1, 1_001), Point(training.id, "loss", 1.0, None, 0, 1_001)],
+            batch_id="both",
+        )
+        ended.finish()
+    rows = sqlite3.connect(path).execute("SELECT batch_id, run_id FROM batches").fetchall()
+    assert rows == [("both", training.id)]  # what is kept stays small: only runs still training have batch ids
 
 
 def test_a_store_in_a_folder_that_cannot_exist_is_explained(tmp_path):

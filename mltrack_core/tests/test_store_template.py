@@ -49,6 +49,23 @@ def test_points_of_several_runs_are_refused_together_when_one_has_ended(store) -
     assert store.points(training.id) == []
 
 
+def test_a_run_written_again_with_its_points_is_a_retry_that_writes_nothing(store) -> None:
+    run = mt.TrainingRun(name="imported", state=mt.TrainingState.FINISHED, start_time=1, end_time=9)
+    points = [loss_of(run.id), loss_of(run.id)]
+    assert store.put([record_of(run)], points) == [run.id]
+    assert store.put([record_of(run)], points) == []
+    assert store.points(run.id) == points
+    assert store.find(Query(state="FINISHED")) == [run.id]
+
+
+def test_points_written_with_entities_are_refused_with_them(store) -> None:
+    run = mt.TrainingRun(name="imported", state=mt.TrainingState.FINISHED, start_time=1, end_time=9)
+    broken = mt.Model(name="m", learning_algorithm="lr", trained_on="ds-missing")
+    with pytest.raises(DanglingReferenceError, match="ds-missing"):
+        store.put([record_of(run), record_of(broken)], [loss_of(run.id)])
+    assert store.count(Query()) == 0 and store.points(run.id) == []
+
+
 def loss_of(run_id: str) -> Point:
     return Point(run_id, "loss", 1.0, None, 0, 0)
 
@@ -98,6 +115,7 @@ def test_sqlite_writes_look_up_each_thing_once(tmp_path) -> None:
     assert selects_of(store, lambda: store.put([record_of(model)])) == 1  # a retry
     points = [Point(run.id, "loss", float(step), None, step, 0) for step in range(1_000)]
     assert selects_of(store, lambda: store.append_points(points)) == 1  # the run's state
+    assert selects_of(store, lambda: store.append_points(points, batch_id="b")) == 2  # and is the batch new?
     store.close()
 
 

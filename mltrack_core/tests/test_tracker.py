@@ -181,7 +181,7 @@ def test_queries_reject_unknown_kinds_and_filters(tracker):
     with pytest.raises(mt.SchemaError, match="unknown filter.*colour.*use"):
         tracker.find("dataset", colour="red")
     dataset = tracker.track_dataset(name="d")
-    with pytest.raises(mt.NotFoundError, match="no model with id"):
+    with pytest.raises(mt.NotFoundError, match="is a dataset, not a model"):
         tracker.get(dataset.id, "model")
 
 
@@ -340,3 +340,36 @@ def test_ending_a_run_again_the_same_way_is_a_no_op_and_any_other_way_refused(tr
         tracker.end_run(dataclasses.replace(ended, state=mt.TrainingState.TRAINING))
     with pytest.raises(mt.NotFoundError, match="is a dataset, not a training run"):
         tracker.end_run(dataclasses.replace(ended, id=tracker.track_dataset(name="d").id))
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (
+            lambda t, ds: t.track_model(name="m", trained_on=ds),
+            mt.SchemaError,
+            "missing required field.*learning_algorithm",
+        ),
+        (lambda t, ds: t.track_dataset(name="x", bogus=1), mt.SchemaError, "unknown field.*bogus"),
+        (lambda t, ds: t.track_training(name="r", bogus=1), mt.SchemaError, "unknown field.*bogus"),
+        (lambda t, ds: t.track_transform(name="t", bogus=1), mt.SchemaError, "unknown field.*bogus"),
+        (lambda t, ds: t.track_training(id="team/run-1"), mt.SchemaError, "not a valid id"),
+        (lambda t, ds: t.get("\ud800"), mt.NotFoundError, "no entity"),
+        (lambda t, ds: t.get(["x"]), mt.NotFoundError, "no entity"),
+        (lambda t, ds: t.get("../../etc/passwd"), mt.NotFoundError, "no entity"),
+        (lambda t, ds: t.get_run("a\x00b"), mt.NotFoundError, "no training run"),
+    ],
+)
+def test_careless_calls_get_typed_errors_not_raw_python_ones(tmp_path, call, error, message):
+    tracker = mt.connect(f"sqlite:///{tmp_path / 'store.db'}")
+    dataset = tracker.track_dataset(name="d")
+    with pytest.raises(error, match=message):
+        call(tracker, dataset)
+
+
+def test_not_found_errors_do_not_name_the_store_location(tmp_path):
+    """Messages travel to remote clients through the server: they must not reveal where the store lives."""
+    tracker = mt.connect(f"sqlite:///{tmp_path / 'store.db'}")
+    with pytest.raises(mt.NotFoundError) as raised:
+        tracker.get("ds-missing")
+    assert str(tmp_path) not in str(raised.value)

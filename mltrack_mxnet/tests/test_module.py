@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import mxnet as mx
 import numpy as np
 import pytest
@@ -203,7 +205,7 @@ def test_a_serialized_model_loads_back_with_its_parameters(tracker, train_set, d
     model = tracker.track_model(module, name="digits cnn/1", trained_on=train_set, serialize=True)
 
     assert model.location.startswith("file://")
-    assert model.location.endswith("/digits-cnn-1.mxnet.zip")
+    assert model.location.endswith(f"/digits_cnn_1~{hashlib.sha256(b'digits cnn/1').hexdigest()[:32]}.mxnet.zip")
     symbol, arg_params, aux_params = mltrack_mxnet.load_model(model)
     trained_args, trained_aux = module.get_params()
     assert symbol.tojson() == module.symbol.tojson()

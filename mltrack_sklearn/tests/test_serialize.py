@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
 import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
@@ -38,3 +41,12 @@ def test_an_artifact_that_is_not_a_pickle_is_refused(tracker):
     location = tracker.artifacts.put_bytes(b"PK\x03\x04 a zip", "model.zip")
     with pytest.raises(mt.MltrackError, match="is not a model saved by mltrack-sklearn"):
         load_model(location, tracker=tracker)
+
+
+@pytest.mark.parametrize("name", ["../../escape", "a" * 300, "nul:x?y"])
+def test_any_model_name_makes_a_safe_artifact_file_name_inside_the_store(tracker, iris, fitted, tmp_path, name):
+    X, y = iris
+    model = tracker.track_model(fitted, trained_on=tracker.track_dataset(X, target=y), name=name, serialize=True)
+    path = Path(unquote(urlsplit(model.location).path))
+    assert path.is_relative_to((tmp_path / "artifacts").resolve()) and len(path.name) <= 200
+    assert np.array_equal(load_model(model, tracker=tracker).predict(X), fitted.predict(X))

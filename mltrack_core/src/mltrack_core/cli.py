@@ -1,23 +1,30 @@
 """The ``mltrack`` command line.
 
-Human-readable tables by default, ``--json`` for machines; on bad input a
-one-line message on stderr and exit status 1 (2 for wrong usage).
+Human-readable tables by default, ``--json`` for machines (standard JSON:
+NaN and infinities are the strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"``);
+on bad input a one-line message on stderr and exit status 1 (2 for wrong
+usage). Commands that only read open the store read-only: they never create,
+migrate or convert a store.
 """
 
 from __future__ import annotations
 
-import json
+import errno
+import io
+import re
 import sys
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import click
 from rich.console import Console
+from rich.filesize import decimal as file_size
 from rich.table import Table
+from rich.text import Text
 
-from mltrack_core.errors import MltrackError
-from mltrack_core.schema import KINDS, Entity, Evaluation, TrainingRun
+from mltrack_core._dates import utc_text
+from mltrack_core.errors import MltrackError, NotFoundError
+from mltrack_core.schema import KINDS, MAX_COUNT, Entity, Evaluation, TrainingRun, dumps
 from mltrack_core.tracker import Tracker, connect
 
 __all__ = ["main"]
@@ -47,6 +54,13 @@ LAZY_COMMANDS: dict[str, str] = {
 class _Group(click.Group):
     """Loads lazy commands; turns mltrack's errors into a one-line message and exit status 1."""
 
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        # Arguments that were not valid UTF-8 reach Python as lone surrogates; echoing one must not crash.
+        for stream in (sys.stdout, sys.stderr):
+            if isinstance(stream, io.TextIOWrapper):
+                stream.reconfigure(errors="backslashreplace")
+        return super().main(*args, **kwargs)
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted([*super().list_commands(ctx), *LAZY_COMMANDS])
 
@@ -62,18 +76,43 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except MltrackError as exc:
-            raise click.ClickException(str(exc)) from exc
+            raise click.ClickException(_one_line(str(exc))) from exc
+        except OSError as exc:  # a file the user named cannot be read or written
+            if exc.errno == errno.EPIPE:
+                raise  # click ends quietly when the reader of stdout went away
+            where = f"{exc.filename}: " if exc.filename else ""
+            raise click.ClickException(_one_line(f"{where}{exc.strerror or exc}")) from exc
+
+
+class PathArgument(click.Path):
+    """:class:`click.Path` that refuses a NUL character with a usage error (the operating system cannot take one)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if "\x00" in str(value):
+            self.fail(f"{value!r} holds a NUL character, which no file name can", param, ctx)
+        return super().convert(value, param, ctx)
 
 
 class _State:
+    """The store of the command line, opened on first use: read-only unless the command writes."""
+
     def __init__(self, uri: str | None) -> None:
         self.uri = uri
         self._tracker: Tracker | None = None
 
     @property
     def tracker(self) -> Tracker:
+        """The store opened for writing (created when missing)."""
+        return self._open(read_only=False)
+
+    @property
+    def reader(self) -> Tracker:
+        """The store opened for reading only: nothing is created, migrated or converted."""
+        return self._open(read_only=True)
+
+    def _open(self, *, read_only: bool) -> Tracker:
         if self._tracker is None:
-            self._tracker = connect(self.uri)
+            self._tracker = connect(self.uri, read_only=read_only)
         return self._tracker
 
     def close(self) -> None:
@@ -81,18 +120,59 @@ class _State:
             self._tracker.close()
 
 
+_UNSAFE_ON_A_TERMINAL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+"""Control characters but newline and tab, and the bidirectional overrides: stored text must not drive the terminal."""
+LONGEST_VALUE = 200
+"""Characters of a stored text value shown in tables; longer values are cut and their size is shown."""
+LONGEST_CELL = 5_000
+"""Characters of one table cell; ``--json`` prints everything."""
+
+
+def _one_line(text: str) -> str:
+    """``text`` with line breaks and other control characters escaped, so that it prints as one line."""
+    return _UNSAFE_ON_A_TERMINAL.sub(_escaped, text.replace("\n", "\\n").replace("\t", "\\t"))
+
+
+def _escaped(match: re.Match[str]) -> str:
+    return match.group().encode("unicode_escape").decode("ascii")
+
+
+def _cell(text: str, limit: int = LONGEST_CELL) -> Text:
+    """A table cell of stored text: no console markup, no terminal control, at most ``limit`` characters."""
+    return Text(_UNSAFE_ON_A_TERMINAL.sub(_escaped, _cut(text, limit)))
+
+
+def _cut(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({file_size(len(text.encode('utf-8', 'surrogatepass')))})"
+
+
+def _abridged(value: Any) -> Any:
+    """``value`` with every long string in it cut to :data:`LONGEST_VALUE` characters and its size."""
+    if isinstance(value, str):
+        return _cut(value, LONGEST_VALUE)
+    if isinstance(value, dict):
+        return {key: _abridged(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_abridged(item) for item in value]
+    return value
+
+
 def _console() -> Console:
     return Console(soft_wrap=False, width=None if sys.stdout.isatty() else 200)
 
 
 def _emit_json(document: Any) -> None:
-    click.echo(json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False, default=str))
+    click.echo(dumps(document, indent=2, sort_keys=True, ensure_ascii=False, default=str))
 
 
 def _when(milliseconds: int | None) -> str:
-    if milliseconds is None:
-        return ""
-    return datetime.fromtimestamp(milliseconds / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    return "" if milliseconds is None else utc_text(milliseconds)
+
+
+def _number(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, (int, float)) and not isinstance(value, bool) else repr(value)
 
 
 def _summary(entity: Entity) -> str:
@@ -111,7 +191,7 @@ def _summary(entity: Entity) -> str:
     elif entity.KIND == "prediction":
         parts += [f"by {entity.computed_by}", f"on {entity.on_dataset}"]
     elif isinstance(entity, Evaluation):
-        parts += [", ".join(f"{s.metric}={s.value:.4g}" for s in entity.scores if s.is_scalar)]
+        parts += [", ".join(f"{s.metric}={_number(s.value)}" for s in entity.scores if s.is_scalar)]
         parts += [f"by {entity.computed_by}", f"on {entity.on_dataset}"]
     return "; ".join(part for part in parts if part)
 
@@ -137,8 +217,10 @@ def main(ctx: click.Context, uri: str | None) -> None:
 @click.option("--experiment", help="Only entities of this experiment.")
 @click.option("--name", help="Only entities with this name.")
 @click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE", help="Only entities with this tag (repeatable).")
-@click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1), help="At most this many rows.")
-@click.option("--offset", default=0, type=click.IntRange(min=0), help="Skip this many rows (paging).")
+@click.option(
+    "--limit", default=50, show_default=True, type=click.IntRange(1, MAX_COUNT), help="At most this many rows."
+)
+@click.option("--offset", default=0, type=click.IntRange(0, MAX_COUNT), help="Skip this many rows (paging).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.pass_obj
 def list_entities(
@@ -160,17 +242,19 @@ def list_entities(
     if tags:
         filters["tags"] = dict(_key_value(tag) for tag in tags)
     kind = _KIND_ALIASES[kind] if kind else None
-    tracker = state.tracker
+    tracker = state.reader
     entities = tracker.find(kind, **filters)
     total = tracker.count(kind, **{k: v for k, v in filters.items() if k not in ("limit", "offset")})
     if as_json:
         _emit_json({"total": total, "offset": offset, "entities": [entity.to_json() for entity in entities]})
         return
-    table = Table(title=f"{len(entities)} of {total} {kind or 'entities'} in {tracker.uri}", title_justify="left")
+    title = _cell(f"{len(entities)} of {total} {kind or 'entities'} in {tracker.uri}")
+    table = Table(title=title, title_justify="left")
     for column in ("id", "kind", "name", "created", "summary"):
         table.add_column(column, overflow="fold")
     for entity in entities:
-        table.add_row(entity.id, entity.KIND, entity.name or "", _when(entity.creation_time), _summary(entity))
+        cells = (entity.id, entity.KIND, entity.name or "", _when(entity.creation_time), _summary(entity))
+        table.add_row(*(_cell(cell, LONGEST_VALUE) for cell in cells))
     _console().print(table)
 
 
@@ -186,25 +270,27 @@ def _key_value(text: str) -> tuple[str, str]:
 @click.option("--json", "as_json", is_flag=True, help="Print the entity's JSON document.")
 @click.pass_obj
 def show(state: _State, entity_id: str, as_json: bool) -> None:
-    """Show one entity with all its fields."""
-    entity = state.tracker.get(entity_id)
+    """Show one entity with all its fields (long values cut, with their size; --json shows them whole)."""
+    entity = state.reader.get(entity_id)
     document = entity.to_json()
     if as_json:
         _emit_json(document)
         return
     if isinstance(entity, TrainingRun) and entity.scores_over_time:
         document["scores_over_time"] = _last_scores(entity)
-    table = Table(title=f"{entity.KIND} {entity.id}", show_header=False, title_justify="left")
+    table = Table(title=_cell(f"{entity.KIND} {entity.id}"), show_header=False, title_justify="left")
     table.add_column("field", style="bold")
     table.add_column("value", overflow="fold")
     for key, value in document.items():
         if key in ("id", "kind"):
             continue
         if key in ("creation_time", "start_time", "end_time"):
-            value = _when(value)
-        elif not isinstance(value, str):
-            value = json.dumps(value, ensure_ascii=False)
-        table.add_row(key, value)
+            text = _when(value)
+        elif isinstance(value, str):
+            text = _cut(value, LONGEST_VALUE)
+        else:
+            text = dumps(_abridged(value), ensure_ascii=False)
+        table.add_row(key, _cell(text))
     _console().print(table)
 
 
@@ -213,7 +299,7 @@ def _last_scores(run: TrainingRun) -> str:
     for point in run.scores_over_time:
         last[point.metric] = point
     shown = ", ".join(
-        f"{metric}={point.value:.4g}" + (f" (epoch {point.epoch})" if point.epoch is not None else "")
+        f"{metric}={_number(point.value)}" + (f" (epoch {point.epoch})" if point.epoch is not None else "")
         for metric, point in last.items()
     )
     return f"{len(run.scores_over_time)} points; last: {shown}"
@@ -227,12 +313,12 @@ def _last_scores(run: TrainingRun) -> str:
 @click.pass_obj
 def lineage(state: _State, entity_id: str, downstream: bool, depth: int | None, as_json: bool) -> None:
     """Show the lineage of an entity: its inputs (upstream) or what used it (--downstream)."""
-    result = state.tracker.lineage(entity_id, "downstream" if downstream else "upstream", depth)
+    result = state.reader.lineage(entity_id, "downstream" if downstream else "upstream", depth)
     if as_json:
         _emit_json(result.to_json())
         return
     for line in result.tree_lines():
-        click.echo(line)
+        click.echo(_one_line(line))
 
 
 @main.command("diff")
@@ -242,26 +328,26 @@ def lineage(state: _State, entity_id: str, downstream: bool, depth: int | None, 
 @click.pass_obj
 def diff(state: _State, model_a: str, model_b: str, as_json: bool) -> None:
     """Show only what differs between two models: hyperparameters, transforms, training data, environment."""
-    result = state.tracker.diff(model_a, model_b)
+    result = state.reader.diff(model_a, model_b)
     if as_json:
         _emit_json(result.to_json())
         return
     if result.identical:
-        click.echo(f"{model_a} and {model_b} do not differ")
+        click.echo(_one_line(f"{model_a} and {model_b} do not differ"))
         return
-    table = Table(title=f"{model_a} vs {model_b}", title_justify="left")
+    table = Table(title=_cell(f"{model_a} vs {model_b}"), title_justify="left")
     for column in ("section", "key", "a", "b"):
         table.add_column(column, overflow="fold")
     for section, differences in result.sections().items():
         for key, (value_a, value_b) in differences.items():
-            table.add_row(section, key, _shown(value_a), _shown(value_b))
+            table.add_row(section, _cell(key, LONGEST_VALUE), _shown(value_a), _shown(value_b))
     _console().print(table)
 
 
-def _shown(value: Any) -> str:
+def _shown(value: Any) -> Text:
     if value is None:
-        return "-"
-    return value if isinstance(value, str) else json.dumps(value)
+        return Text("-")
+    return _cell(value if isinstance(value, str) else dumps(_abridged(value)), LONGEST_VALUE)
 
 
 @main.command("leaderboard")
@@ -270,34 +356,53 @@ def _shown(value: Any) -> str:
 )
 @click.option("--metric", required=True, help="The metric to rank by.")
 @click.option("--procedure", help="Only evaluations with this procedure (default: the most common one).")
-@click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1), help="At most this many rows.")
+@click.option(
+    "--limit", default=20, show_default=True, type=click.IntRange(1, MAX_COUNT), help="At most this many rows."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.pass_obj
 def leaderboard(state: _State, dataset: str, metric: str, procedure: str | None, limit: int, as_json: bool) -> None:
-    """Rank the evaluations of a metric on a dataset, best first (only mutually comparable ones)."""
-    board = state.tracker.leaderboard(dataset, metric, procedure=procedure, limit=limit)
+    """Rank the evaluations of a metric on a dataset, best first (only mutually comparable ones).
+
+    Exit status 1 when no evaluation of the metric was recorded on the data
+    (the message names the metrics that were).
+    """
+    board = state.reader.leaderboard(dataset, metric, procedure=procedure, limit=limit)
+    if not board.entries and not board.excluded:
+        raise NotFoundError(
+            f"no evaluation of metric {metric!r} on dataset {dataset!r} "
+            f"(metrics recorded there: {', '.join(map(repr, board.metrics)) or 'none'})"
+        )
     if as_json:
         _emit_json(board.to_json())
         return
     _console().print(_leaderboard_table(board))
 
 
+_EXCLUSIONS_SHOWN = 10
+
+
 def _leaderboard_table(board: Any) -> Table:
     direction = "higher is better" if board.greater_is_better else "lower is better"
     title = f"{board.metric} on {board.dataset.name} ({direction}; procedure {board.procedure or 'unspecified'})"
-    table = Table(title=title, title_justify="left")
+    table = Table(title=_cell(title), title_justify="left", caption=_exclusions(board), caption_justify="left")
     for column in ("rank", board.metric, "model", "algorithm", "model id", "evaluation id"):
-        table.add_column(column, overflow="fold")
+        table.add_column(_cell(column, LONGEST_VALUE), overflow="fold")
     for entry in board.entries:
-        table.add_row(
-            str(entry.rank),
-            f"{entry.value:.4f}",
-            entry.model.name,
-            entry.model.learning_algorithm,
-            entry.model.id,
-            entry.evaluation.id,
-        )
+        cells = (entry.model.name, entry.model.learning_algorithm, entry.model.id, entry.evaluation.id)
+        table.add_row(str(entry.rank), f"{entry.value:.4f}", *(_cell(cell or "", LONGEST_VALUE) for cell in cells))
     return table
+
+
+def _exclusions(board: Any) -> Text | None:
+    """The evaluations left out of a leaderboard, with the reasons (the first few)."""
+    if not board.excluded:
+        return None
+    lines = [f"left out: {len(board.excluded)} evaluation(s)"]
+    lines += [f"  {id_}: {reason}" for id_, reason in board.excluded[:_EXCLUSIONS_SHOWN]]
+    if len(board.excluded) > _EXCLUSIONS_SHOWN:
+        lines.append("  ... (--json lists them all)")
+    return _cell("\n".join(_cut(line, LONGEST_VALUE) for line in lines))
 
 
 @main.command("export")
@@ -309,7 +414,7 @@ def _leaderboard_table(board: Any) -> Table:
     show_default=True,
     help="Document format.",
 )
-@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("directory", type=PathArgument(file_okay=False, path_type=Path))
 @click.pass_obj
 def export(state: _State, export_format: str, directory: Path) -> None:
     """Write every stored entity to DIRECTORY as documents of the paper's published schema."""
@@ -317,13 +422,15 @@ def export(state: _State, export_format: str, directory: Path) -> None:
 
     from mltrack_core.exporters.ml_experiments_schema import export as export_documents
 
-    tracker = state.tracker
+    tracker = state.reader
     total = tracker.count()
-    with Progress(TextColumn("exporting"), BarColumn(), MofNCompleteColumn(), console=Console(stderr=True)) as bar:
+    directory.mkdir(parents=True, exist_ok=True)
+    columns = (TextColumn("exporting"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task("export", total=total)
         summary = export_documents(tracker, directory, on_document=lambda: bar.advance(task))
     parts = ", ".join(f"{count} {folder}" for folder, count in sorted(summary.written.items()))
-    click.echo(f"wrote {summary.total} documents to {directory}: {parts or 'nothing to export'}")
+    click.echo(_one_line(f"wrote {summary.total} documents to {directory}: {parts or 'nothing to export'}"))
 
 
 @main.command("info")
@@ -331,14 +438,14 @@ def export(state: _State, export_format: str, directory: Path) -> None:
 @click.pass_obj
 def info(state: _State, as_json: bool) -> None:
     """Show the store in use, what it holds, and the installed plugins."""
-    tracker = state.tracker
+    tracker = state.reader
     counts = {kind: tracker.count(kind) for kind in KINDS}
     plugins = sorted(name for name, _ in tracker.plugins.list_name_plugin())
     schemes = sorted(tracker.plugins.stores)
     if as_json:
         _emit_json({"uri": tracker.uri, "counts": counts, "plugins": plugins, "schemes": schemes})
         return
-    click.echo(f"store: {tracker.uri}")
+    click.echo(_one_line(f"store: {tracker.uri}"))
     click.echo("holds: " + ", ".join(f"{count} {kind}" for kind, count in counts.items()))
     click.echo("plugins: " + ", ".join(plugins))
     click.echo("store schemes: " + ", ".join(schemes))

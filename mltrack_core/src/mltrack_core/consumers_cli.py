@@ -6,7 +6,7 @@ store selected by ``mltrack --uri``.
 
 from __future__ import annotations
 
-import json
+import math
 import re
 import sys
 from collections.abc import Callable, Iterator
@@ -17,7 +17,9 @@ from typing import Any
 
 import click
 
+from mltrack_core.cli import PathArgument
 from mltrack_core.errors import SchemaError
+from mltrack_core.schema import dumps
 
 __all__ = ["import_command", "notify", "regress"]
 
@@ -49,7 +51,7 @@ def _report_import(summary: Any, as_json: bool) -> None:
             "ids": summary.written_ids,
             "notes": summary.notes,
         }
-        click.echo(json.dumps(document, indent=2, sort_keys=True))
+        click.echo(dumps(document, indent=2, sort_keys=True))
         return
     click.echo(summary.describe())
     for note in summary.notes:
@@ -89,7 +91,7 @@ def import_openml(state: Any, sources: tuple[str, ...], as_json: bool) -> None:
 
 
 @import_command.command("ml-experiments-schema")
-@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("directory", type=PathArgument(exists=True, file_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print what was imported as JSON.")
 @click.pass_obj
 def import_ml_experiments_schema(state: Any, directory: Path, as_json: bool) -> None:
@@ -135,7 +137,7 @@ def import_ml_experiments_schema(state: Any, directory: Path, as_json: bool) -> 
 @click.option("--no-record", is_flag=True, help="Compare only; do not store the evaluation.")
 @click.option(
     "--repository",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    type=PathArgument(exists=True, file_okay=False, path_type=Path),
     help="The git repository whose commit is recorded (default: the working folder).",
 )
 @click.option("--name", help="Name of the recorded evaluation (default: 'regression check of METRIC').")
@@ -166,7 +168,7 @@ def regress(
     from mltrack_core.regression import check_regression
 
     result = check_regression(
-        state.tracker,
+        state.reader if no_record else state.tracker,
         metric,
         value,
         model=model,
@@ -180,7 +182,7 @@ def regress(
         name=name,
     )
     if as_json:
-        click.echo(json.dumps(result.to_json(), indent=2, sort_keys=True))
+        click.echo(dumps(result.to_json(), indent=2, sort_keys=True))
     else:
         click.echo(result.report())
     if result.regressed:
@@ -191,11 +193,18 @@ def regress(
 
 
 def parse_since(text: str, now: datetime | None = None) -> int:
-    """Milliseconds since 1970 of ``--since``: a duration back from now (30m, 12h, 1d, 2w) or an ISO date/time (UTC)."""
+    """Milliseconds since 1970 of ``--since``: a duration back from now (30m, 12h, 1d, 2w) or an ISO date/time (UTC).
+
+    A moment before 1970 (or a duration reaching back further) means since 1970.
+
+    Raises:
+        SchemaError: ``text`` is neither a duration nor a date.
+    """
     now = now or datetime.now(timezone.utc)
     match = _DURATION.match(text)
     if match:
-        return int(now.timestamp() * 1000 - float(match.group(1)) * _UNIT_MS[match.group(2)])
+        back = float(match.group(1)) * _UNIT_MS[match.group(2)]
+        return max(0, int(now.timestamp() * 1000 - back)) if math.isfinite(back) else 0
     try:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
@@ -204,7 +213,7 @@ def parse_since(text: str, now: datetime | None = None) -> int:
         ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
-    return int(moment.timestamp() * 1000)
+    return max(0, int(moment.timestamp() * 1000))  # before 1970: since the beginning
 
 
 @click.command("notify")
@@ -229,9 +238,16 @@ def notify(state: Any, since: str, recipients: tuple[str, ...], dry_run: bool) -
 
     from mltrack_core.notify.digest import build_digest
     from mltrack_core.notify.mailer import send_digest
-    from mltrack_core.notify.settings import NotifyConfigurationError, NotifySettings, config_path, load_settings
+    from mltrack_core.notify.settings import (
+        NotifyConfigurationError,
+        NotifySettings,
+        checked_addresses,
+        config_path,
+        load_settings,
+    )
 
     start = parse_since(since)
+    recipients = checked_addresses(recipients, "--to")
     settings = load_settings()
     if settings is not None and recipients:
         settings = dataclasses.replace(settings, recipients=recipients)
@@ -240,7 +256,7 @@ def notify(state: Any, since: str, recipients: tuple[str, ...], dry_run: bool) -
             "no SMTP server is configured: set MLTRACK_SMTP_HOST and MLTRACK_NOTIFY_TO, or write "
             f"{config_path()} (see mltrack notify --help); --dry-run prints the digest without sending"
         )
-    digest = build_digest(state.tracker, start)
+    digest = build_digest(state.reader, start)
     if dry_run:
         shown = settings or NotifySettings(
             host="-", recipients=recipients or ("(no recipients configured)",), sender="mltrack"

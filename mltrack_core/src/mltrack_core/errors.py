@@ -77,7 +77,7 @@ class StoreReadOnlyError(StoreError, PermissionError):
 
 
 class StoreVersionError(StoreError):
-    """The store was written by a newer mltrack release than this one."""
+    """The store was written by a newer mltrack release, or by an older one and opened read-only (not migrated)."""
 
 
 class StoreUnavailableError(StoreError, ConnectionError):

@@ -55,21 +55,32 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 
 @hookspec(firstresult=True)
-def mltrack_open_store(uri: str) -> Store | None:
+def mltrack_open_store(uri: str, read_only: bool) -> Store | None:
     """Open the store that ``uri`` names.
 
     Called by :func:`mltrack_core.connect` only on the plugin whose entry
     point in the ``mltrack`` group is named after the URI's scheme (one entry
     point per scheme, all naming the same module when a backend opens several).
 
+    With ``read_only`` the caller only reads (``mltrack ls``, ``show``, ...):
+    the backend must then leave the store exactly as it found it (create
+    nothing, migrate nothing) and raise a
+    :class:`~mltrack_core.errors.StoreError` when there is no store at ``uri``.
+    An implementation may leave the argument out (pluggy passes only the
+    arguments a hook implementation names); such a backend is opened as before
+    and should then never create or change anything on opening.
+
     Args:
         uri: the full store URI, for example ``sqlite:////tmp/store.db``.
+        read_only: open the store for reading only; writes then raise
+            :class:`~mltrack_core.errors.StoreReadOnlyError`.
 
     Returns:
         an object implementing :class:`mltrack_core.store.Store`.
 
     Raises:
-        StoreError: the store cannot be opened (the message says why and what to do).
+        StoreError: the store cannot be opened (the message says why and what to do;
+            it never shows a password or token of ``uri``).
     """
 
 
@@ -179,7 +190,9 @@ def mltrack_entities_stored(tracker: Tracker, entities: Sequence[Entity]) -> Non
 def mltrack_points_appended(tracker: Tracker, points: Sequence[Point]) -> None:
     """React to training metrics that just became durable (a live dashboard, for example).
 
-    Called from the tracker's background writer thread after each batch.
+    Called from the tracker's background writer thread after each batch, and
+    by the metadata server after each batch it receives; a retried batch that
+    the store had applied already (same batch id) is not announced again.
 
     Args:
         tracker: the tracker that wrote them.

@@ -12,14 +12,25 @@ fingerprint (so copies under other names or ids count as the same data).
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from mltrack_core.errors import SchemaError
-from mltrack_core.schema import Dataset, Entity, Evaluation, Model, Parameter, Transform
+from mltrack_core.errors import NotFoundError, SchemaError
+from mltrack_core.schema import (
+    NON_FINITE,
+    Dataset,
+    Entity,
+    Evaluation,
+    Model,
+    Parameter,
+    Transform,
+    json_safe,
+    metric_name,
+)
 from mltrack_core.store import Link
 
 if TYPE_CHECKING:
@@ -57,6 +68,24 @@ def greater_is_better(metric: str) -> bool:
         return True
     words = set(re.split(r"[^a-z0-9]+", name.replace("cross-entropy", "crossentropy").replace("log_loss", "logloss")))
     return not (words & _LOWER_IS_BETTER)
+
+
+def _get_of_kind(tracker: Tracker, id_: str, kind: str) -> Entity:
+    """The stored entity ``id_``, which must be a ``kind``.
+
+    Raises:
+        NotFoundError: no entity has that id, or it is of another kind (the message says which).
+    """
+    found = tracker.get_many([id_]).get(id_)
+    if found is None:
+        raise NotFoundError(f"no {kind} with id {id_!r}; list ids with: mltrack ls {kind}")
+    if kind != found.KIND:
+        raise NotFoundError(f"{id_!r} is {_a(found.KIND)}, not {_a(kind)}")
+    return found
+
+
+def _a(kind: str) -> str:
+    return f"{'an' if kind[0] in 'aeiou' else 'a'} {kind}"
 
 
 # ---------------------------------------------------------------- lineage
@@ -181,7 +210,7 @@ def _data_reason(a: Dataset, b: Dataset) -> str | None:
 
 def compare_evaluations(tracker: Tracker, a_id: str, b_id: str, metric: str | None) -> Comparability:
     """Two evaluations are comparable on the same data, with a metric in common and the same procedure."""
-    a, b = (tracker.get(id_, "evaluation") for id_ in (a_id, b_id))
+    a, b = (_get_of_kind(tracker, id_, "evaluation") for id_ in (a_id, b_id))
     assert isinstance(a, Evaluation) and isinstance(b, Evaluation)
     datasets = tracker.get_many([a.on_dataset, b.on_dataset])
     data_a, data_b = datasets[a.on_dataset], datasets[b.on_dataset]
@@ -225,8 +254,10 @@ class LeaderboardEntry:
 class Leaderboard:
     """Evaluations of one metric on the same data with one procedure, best first.
 
-    ``excluded`` lists evaluations on the same data left out, with the reason
-    (another procedure, another target column, a non-numeric value).
+    ``excluded`` lists the evaluations of the metric on the same data left
+    out, with the reason (another procedure, another target column, a value
+    that is not a finite number such as NaN, infinity, None or text).
+    ``metrics`` names every metric evaluated on the same data.
     """
 
     dataset: Dataset
@@ -235,6 +266,7 @@ class Leaderboard:
     greater_is_better: bool
     entries: tuple[LeaderboardEntry, ...]
     excluded: tuple[tuple[str, str], ...] = field(default=())
+    metrics: tuple[str, ...] = field(default=())
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -255,6 +287,7 @@ class Leaderboard:
                 for entry in self.entries
             ],
             "excluded": [{"evaluation": id_, "reason": reason} for id_, reason in self.excluded],
+            "metrics": list(self.metrics),
         }
 
 
@@ -263,18 +296,24 @@ def rank(tracker: Tracker, dataset_id: str, metric: str, *, procedure: str | Non
 
     Candidates are read as plain JSON documents; only the evaluations shown
     become entities (a leaderboard may weigh thousands of evaluations).
+
+    Raises:
+        SchemaError: an argument has the wrong type or value.
+        NotFoundError: ``dataset_id`` is not a stored dataset.
     """
-    dataset = tracker.get(dataset_id, "dataset")
+    _check_leaderboard_arguments(dataset_id, metric, procedure, limit)
+    dataset = _get_of_kind(tracker, dataset_id, "dataset")
     assert isinstance(dataset, Dataset)
     dataset_ids = [dataset.id]
     if dataset.fingerprint:
         dataset_ids += [id_ for id_ in tracker.store.find(_fingerprint_query(dataset.fingerprint)) if id_ != dataset.id]
     scored = tracker.store.scores(dataset_ids, metric)
-    documents = {
-        id_: json.loads(stored.document) for id_, stored in tracker.store.get([id_ for id_, _ in scored]).items()
-    }
+    documents = _evaluation_documents(tracker, dataset_ids)
+    excluded = [
+        (id_, f"its {metric} score is {_shown_value(value)}, not a finite number")
+        for id_, value in _unrankable_scores(documents, metric, {id_ for id_, _ in scored})
+    ]
     targets = {id_: json.loads(stored.document).get("target") for id_, stored in tracker.store.get(dataset_ids).items()}
-    excluded: list[tuple[str, str]] = []
     candidates: list[tuple[dict[str, Any], float]] = []
     for id_, value in scored:
         document = documents[id_]
@@ -302,7 +341,48 @@ def rank(tracker: Tracker, dataset_id: str, metric: str, *, procedure: str | Non
         LeaderboardEntry(position, value, evaluations[document["id"]], models[document["computed_by"]])  # type: ignore[arg-type]
         for position, (document, value) in enumerate(kept, start=1)
     )
-    return Leaderboard(dataset, metric, procedure, higher, entries, tuple(excluded))
+    metrics = sorted({score["metric"] for document in documents.values() for score in document.get("scores", ())})
+    return Leaderboard(dataset, metric, procedure, higher, entries, tuple(excluded), tuple(metrics))
+
+
+def _check_leaderboard_arguments(dataset_id: Any, metric: Any, procedure: Any, limit: Any) -> None:
+    if not isinstance(dataset_id, str):
+        raise SchemaError(f"leaderboard: dataset must be a dataset or its id, not {dataset_id!r:.60}")
+    metric_name(metric, "leaderboard: metric")
+    if procedure is not None and not isinstance(procedure, str):
+        raise SchemaError(f"leaderboard: procedure must be a string or None, not {procedure!r:.60}")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise SchemaError(f"leaderboard: limit must be a positive int or None, not {limit!r:.60}")
+
+
+def _evaluation_documents(tracker: Tracker, dataset_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The JSON documents of every evaluation on one of ``dataset_ids``, by id."""
+    ids = [link.source for link in tracker.store.links(dataset_ids, "in") if link.relation == "on_dataset"]
+    stored = tracker.store.get(list(dict.fromkeys(ids)))
+    return {id_: json.loads(found.document) for id_, found in stored.items() if found.kind == "evaluation"}
+
+
+def _unrankable_scores(documents: dict[str, dict[str, Any]], metric: str, ranked: set[str]) -> list[tuple[str, Any]]:
+    """(evaluation id, value) of the evaluations with a ``metric`` score that is not a finite number."""
+    found = []
+    for id_, document in documents.items():
+        if id_ in ranked:
+            continue
+        for score in document.get("scores", ()):
+            if score.get("metric") == metric:
+                found.append((id_, score.get("value")))
+                break
+    return found
+
+
+def _shown_value(value: Any) -> str:
+    """A stored score value as text (NaN and infinities spelled as in standard JSON documents)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return json_safe(value)
+    if isinstance(value, str) and value in NON_FINITE:
+        return value
+    text = json.dumps(value) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 60 else f"{text[:57]}..."
 
 
 def _fingerprint_query(fingerprint: str):  # noqa: ANN202
@@ -400,7 +480,7 @@ def _dataset_facts(dataset: Dataset) -> dict[str, Any]:
 
 def diff_models(tracker: Tracker, a_id: str, b_id: str) -> ModelDiff:
     """Only what differs between two models (see :class:`ModelDiff`)."""
-    a, b = (tracker.get(id_, "model") for id_ in (a_id, b_id))
+    a, b = (_get_of_kind(tracker, id_, "model") for id_ in (a_id, b_id))
     assert isinstance(a, Model) and isinstance(b, Model)
     datasets = tracker.get_many([a.trained_on, b.trained_on])
     data_a, data_b = datasets[a.trained_on], datasets[b.trained_on]

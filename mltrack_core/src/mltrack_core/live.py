@@ -12,18 +12,27 @@ from __future__ import annotations
 import atexit
 import collections
 import contextlib
+import inspect
 import operator
 import sys
 import threading
 import time
+import uuid
 import warnings
 import weakref
 from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from mltrack_core.errors import MltrackError, NotFoundError, RunStateError, SchemaError, TrackingWarning
-from mltrack_core.schema import Model, TrainingRun, TrainingState
+from mltrack_core.errors import (
+    MltrackError,
+    NotFoundError,
+    RunStateError,
+    SchemaError,
+    StoreError,
+    TrackingWarning,
+)
+from mltrack_core.schema import MAX_COUNT, Model, TrainingRun, TrainingState, metric_name
 
 if TYPE_CHECKING:
     from mltrack_core.tracker import Tracker
@@ -85,15 +94,17 @@ class LiveRun:
         """Record one metric value now; returns at once, the write happens in the background."""
         if self._ended is not None:
             raise RunStateError(f"training run {self.id!r} has ended; metrics can no longer be logged")
+        if not (metric.__class__ is str and metric and metric.isascii()):
+            metric = metric_name(metric, f"training run {self.id!r}: metric name")
         if value.__class__ is not float:
             try:
                 value = float(value)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):
                 got = f"{type(value).__name__} {value!r:.60}"
                 raise SchemaError(f"training run {self.id!r}: metric {metric!r} needs a number, got {got}") from None
-        if epoch is not None and (epoch.__class__ is not int or not 0 <= epoch <= _MAX_COUNT):
+        if epoch is not None and (epoch.__class__ is not int or not 0 <= epoch <= MAX_COUNT):
             epoch = _count(self.id, metric, "epoch", epoch)
-        if step is not None and (step.__class__ is not int or not 0 <= step <= _MAX_COUNT):
+        if step is not None and (step.__class__ is not int or not 0 <= step <= MAX_COUNT):
             step = _count(self.id, metric, "step", step)
         self._logged = True
         self._queue.append((self.id, metric, value, epoch, step, time.time_ns() // 1_000_000))  # a Point
@@ -162,7 +173,8 @@ class LiveRun:
         return ended
 
 
-_MAX_COUNT = 2**63 - 1  # what every store's integer columns hold
+_STORE_FAILURES = (StoreError, ConnectionError, TimeoutError, OSError)
+"""Errors that say the store cannot take any point now, whatever the points: the batch waits for a retry."""
 
 
 def _count(run_id: str, metric: str, name: str, value: Any) -> int:
@@ -171,11 +183,22 @@ def _count(run_id: str, metric: str, name: str, value: Any) -> int:
         count = operator.index(value)
     except TypeError:
         count = -1
-    if not 0 <= count <= _MAX_COUNT:
+    if not 0 <= count <= MAX_COUNT:
         raise SchemaError(
             f"training run {run_id!r}: metric {metric!r} needs {name} as a non-negative 64-bit int, got {value!r:.60}"
         )
     return count
+
+
+def _append_with_batch_ids(store: Any) -> Callable[..., Any]:
+    """``store.append_points``; for a store written before batch ids, a wrapper that leaves the id out."""
+    try:
+        parameters = inspect.signature(store.append_points).parameters.values()
+    except (TypeError, ValueError):  # a builtin or C extension: assume the current contract
+        return store.append_points
+    if any(parameter.name == "batch_id" or parameter.kind is parameter.VAR_KEYWORD for parameter in parameters):
+        return store.append_points
+    return lambda points, batch_id: store.append_points(points)
 
 
 class PointWriter:
@@ -186,9 +209,10 @@ class PointWriter:
         self.open_runs: dict[str, LiveRun] = {}
         self._tracker_ref = weakref.ref(tracker)
         self._store = tracker.store
+        self._append_points = _append_with_batch_ids(tracker.store)
         self._wake = threading.Event()
         self._stop = False
-        self._retry: list[tuple] = []
+        self._retry: list[tuple[str, list[tuple]]] = []  # (batch id, points) not yet stored, oldest first
         self._retry_delay = WRITE_INTERVAL_SECONDS
         self._warned: set[str] = set()
         self._thread = threading.Thread(target=self._run, name=f"mltrack-writer {tracker.uri}", daemon=True)
@@ -212,7 +236,9 @@ class PointWriter:
         self._wake.set()
         self._thread.join(timeout)
         atexit.unregister(self.at_exit)
-        unwritten = len(self._retry) + sum(1 for item in self.queue if item.__class__ is tuple)
+        unwritten = sum(len(points) for _, points in self._retry) + sum(
+            1 for item in self.queue if item.__class__ is tuple
+        )
         if unwritten:
             warnings.warn(
                 f"mltrack: {unwritten} metric point(s) could not be stored in {self._store.uri} and are lost",
@@ -247,66 +273,92 @@ class PointWriter:
                 self._warn_once(f"drain:{type(exc).__name__}", f"the metric writer hit {type(exc).__name__}: {exc}")
 
     def _drain(self) -> None:
-        batch: list[tuple] = self._retry
-        self._retry = []
+        """Write the batches waiting for a retry, then the queue in batches, in the order they were logged."""
+        waiting, self._retry = self._retry, []
+        for index, (batch_id, points) in enumerate(waiting):
+            left = self._write(batch_id, points)
+            if left:  # the store is failing: keep the order, try again later
+                self._retry = left + waiting[index + 1 :]
+                return
+        batch: list[tuple] = []
         queue = self.queue
         while True:
             try:
                 item = queue.popleft()
             except IndexError:
-                self._retry = self._write(batch)
+                self._write_new(batch)
                 return
             if item.__class__ is tuple:
                 batch.append(item)
                 if len(batch) < MAX_BATCH:
                     continue
-                batch = self._write(batch)
-                if batch:  # the store is failing: try again later
-                    self._retry = batch
+                if not self._write_new(batch):
                     return
+                batch = []
             else:  # a flush marker: everything queued before it must be written first
-                batch = self._write(batch)
-                if batch:
+                if not self._write_new(batch):
                     queue.appendleft(item)
-                    self._retry = batch
                     return
+                batch = []
                 item.set()
 
-    def _write(self, batch: list[tuple]) -> list[tuple]:
-        """Write ``batch`` in one transaction; return what must be retried."""
-        if not batch:
-            return batch
+    def _write_new(self, points: list[tuple]) -> bool:
+        """Write points taken from the queue as a new batch; False when some must wait for a retry."""
+        if not points:
+            return True
+        self._retry = self._write(uuid.uuid4().hex, points)
+        return not self._retry
+
+    def _write(self, batch_id: str, points: list[tuple]) -> list[tuple[str, list[tuple]]]:
+        """Write one batch in one transaction; return the batches (with their ids) to retry later.
+
+        The batch id makes a retry of a batch whose answer was lost a no-op.
+        Points the store refuses as data (a poisoned point) are isolated by
+        splitting the batch and dropped with a warning, so that they never
+        hold back the other points.
+        """
         try:
-            self._store.append_points(batch)
-        except (NotFoundError, RunStateError):
-            return self._write_each_run(batch)
-        except Exception as exc:  # noqa: BLE001 - the store is failing: retry later, never crash training
+            self._append_points(points, batch_id=batch_id)
+        except _STORE_FAILURES as exc:  # the store, not the data: retry the same batch later
             self._warn_once(
                 f"retry:{type(exc).__name__}",
-                f"{len(batch)} metric point(s) are not yet stored ({type(exc).__name__}: {exc}); retrying",
+                f"{len(points)} metric point(s) are not yet stored ({type(exc).__name__}: {exc}); retrying",
             )
             self._retry_delay = min(self._retry_delay * 2, _RETRY_DELAY_MAX_SECONDS)
-            return batch
+            return [(batch_id, points)]
+        except (NotFoundError, RunStateError) as exc:
+            return self._write_each_run(points, exc)
+        except Exception as exc:  # noqa: BLE001 - refused data: find the poisoned points, never crash training
+            return self._isolate(points, exc)
         self._retry_delay = WRITE_INTERVAL_SECONDS
         tracker = self._tracker_ref()
         if tracker is not None:
-            tracker.notify_observers("mltrack_points_appended", tracker=tracker, points=batch)
+            tracker.notify_observers("mltrack_points_appended", tracker=tracker, points=points)
         return []
 
-    def _write_each_run(self, batch: list[tuple]) -> list[tuple]:
+    def _write_each_run(self, points: list[tuple], error: Exception) -> list[tuple[str, list[tuple]]]:
         """Write run by run, dropping the points of runs that ended or vanished."""
         by_run: dict[str, list[tuple]] = {}
-        for point in batch:
+        for point in points:
             by_run.setdefault(point[0], []).append(point)
-        retry: list[tuple] = []
-        for run_id, points in by_run.items():
-            try:
-                self._store.append_points(points)
-            except (NotFoundError, RunStateError) as exc:
-                self._warn_once(f"drop:{run_id}", f"{len(points)} metric point(s) of run {run_id} were dropped: {exc}")
-            except Exception:  # noqa: BLE001 - the store is failing: retry these later
-                retry.extend(points)
-        return retry
+        if len(by_run) == 1:
+            run_id = points[0][0]
+            self._warn_once(f"drop:{run_id}", f"{len(points)} metric point(s) of run {run_id} were dropped: {error}")
+            return []
+        return [left for run_points in by_run.values() for left in self._write(uuid.uuid4().hex, run_points)]
+
+    def _isolate(self, points: list[tuple], error: Exception) -> list[tuple[str, list[tuple]]]:
+        """Split a refused batch in halves until the refused points are alone, and drop those."""
+        if len(points) > 1:
+            middle = len(points) // 2
+            return self._write(uuid.uuid4().hex, points[:middle]) + self._write(uuid.uuid4().hex, points[middle:])
+        run_id, metric, value = points[0][:3]
+        self._warn_once(
+            f"poisoned:{run_id}:{metric!r}",
+            f"a metric point of run {run_id} ({metric!r} = {value!r:.60}) was refused by the store and dropped: "
+            f"{type(error).__name__}: {error}",
+        )
+        return []
 
     def _warn_once(self, key: str, message: str) -> None:
         if key in self._warned:

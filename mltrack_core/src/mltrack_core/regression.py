@@ -31,10 +31,10 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mltrack_core._dates import utc_text
 from mltrack_core.errors import MltrackError, NotFoundError, SchemaError
 from mltrack_core.lineage import greater_is_better as greater_is_better_by_name
 from mltrack_core.schema import Dataset, Evaluation, Model, Score
@@ -384,4 +384,4 @@ def _short(commit: str | None) -> str:
 
 
 def _when(milliseconds: int) -> str:
-    return datetime.fromtimestamp(milliseconds / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return utc_text(milliseconds, "%Y-%m-%d %H:%M:%S UTC")

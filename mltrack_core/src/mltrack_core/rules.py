@@ -14,9 +14,25 @@ import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 
 from mltrack_core.errors import RunStateError, SchemaError
-from mltrack_core.schema import Entity, Evaluation, Prediction, TrainingRun, TrainingState
+from mltrack_core.schema import (
+    MAX_COUNT,
+    MAX_TIME,
+    Entity,
+    Evaluation,
+    Prediction,
+    TrainingRun,
+    TrainingState,
+    metric_name,
+)
 
-__all__ = ["FIXED_AT_START", "SET_WHEN_ENDING", "check_predictions_match", "check_run_end", "check_run_ended"]
+__all__ = [
+    "FIXED_AT_START",
+    "SET_WHEN_ENDING",
+    "check_points",
+    "check_predictions_match",
+    "check_run_end",
+    "check_run_ended",
+]
 
 FIXED_AT_START = ("id", "creation_time", "start_time")
 """Fields of a training run that never change."""
@@ -86,3 +102,35 @@ def check_run_end(started: TrainingRun, ended: TrainingRun) -> None:
     changed = sorted(key for key, value in started.annotations.items() if ended.annotations.get(key) != value)
     if changed:
         raise RunStateError(f"training run {started.id!r}: annotation(s) {', '.join(changed)} are already set")
+
+
+def check_points(points: Sequence[tuple]) -> None:
+    """Every metric point fits the schema: ``(run_id, metric, value, epoch, step, timestamp)`` of the right types.
+
+    Cheap enough for every batch a store appends (well under a microsecond a point), so a
+    point no store could hold is refused as data, before any transaction.
+
+    Args:
+        points: the points of one append.
+
+    Raises:
+        SchemaError: naming the first point that does not fit and why.
+    """
+    for index, point in enumerate(points):
+        if len(point) != 6:
+            raise SchemaError(f"metric point {index}: expected 6 fields (run, metric, value, epoch, step, time)")
+        run_id, metric, value, epoch, step, timestamp = point
+        if run_id.__class__ is not str or not run_id:
+            raise SchemaError(f"metric point {index}: the run id must be a non-empty string")
+        if not (metric.__class__ is str and metric and metric.isascii()):
+            metric_name(metric, f"metric point {index}: metric name")
+        if value.__class__ is not float and (value.__class__ is not int or not -(2**1023) < value < 2**1023):
+            raise SchemaError(
+                f"metric point {index}: metric {metric!r} needs a float value, got {type(value).__name__}"
+            )
+        if epoch is not None and (epoch.__class__ is not int or not 0 <= epoch <= MAX_COUNT):
+            raise SchemaError(f"metric point {index}: epoch must be an int from 0 to {MAX_COUNT}, got {epoch!r:.40}")
+        if step is not None and (step.__class__ is not int or not 0 <= step <= MAX_COUNT):
+            raise SchemaError(f"metric point {index}: step must be an int from 0 to {MAX_COUNT}, got {step!r:.40}")
+        if timestamp.__class__ is not int or not 0 <= timestamp <= MAX_TIME:
+            raise SchemaError(f"metric point {index}: time must be an int from 0 to {MAX_TIME}, got {timestamp!r:.40}")

@@ -27,6 +27,7 @@ import math
 import os
 import re
 import time
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
@@ -53,14 +54,33 @@ __all__ = [
     "Transform",
     "TypeHint",
     "TypedColumn",
+    "build",
+    "dumps",
     "entity_from_json",
     "infer_type",
+    "is_valid_id",
+    "json_safe",
+    "metric_name",
     "new_id",
     "now_ms",
+    "replace",
 ]
 
 MAX_ID_LENGTH = 512
-_NOT_IN_IDS = re.compile(r"[\s\x00-\x1f]")  # whitespace and control characters
+ID_PUNCTUATION = "_.:@+=~-"
+"""The ASCII punctuation an id may contain: ids travel in URL paths and become file names."""
+ID_RULE = (
+    f"ids have 1 to {MAX_ID_LENGTH} characters: letters, digits, {' '.join(ID_PUNCTUATION)} and printable "
+    "non-ASCII characters, not starting with '.' or '-' (no '/', '%', spaces or control characters)"
+)
+"""The id rule in words, for error messages."""
+_SIMPLE_ID = re.compile(r"[A-Za-z0-9_:@+=~][A-Za-z0-9_.:@+=~-]*")
+MAX_TIME = 253_402_300_799_999
+"""The last millisecond of the year 9999: the latest time the schema accepts (and dates can show)."""
+MAX_COUNT = 2**63 - 1
+"""The largest count, epoch or step: what every store's 64-bit integer columns hold."""
+NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+"""How JSON written by mltrack spells non-finite floats (standard JSON has no NaN or Infinity)."""
 
 
 class TypeHint(str, enum.Enum):
@@ -167,16 +187,42 @@ def _encodable(value: str, where: str) -> str:
     return value
 
 
+def metric_name(value: Any, where: str) -> str:
+    """A metric name: any non-empty text that UTF-8 can encode (names come from users' code as they are)."""
+    return _text(value, where)
+
+
 def _optional_text(value: Any, where: str) -> str | None:
     return None if value is None else _text(value, where)
+
+
+def is_valid_id(text: Any) -> bool:
+    """Whether ``text`` may be an id: 1 to 512 characters that are safe in a URL path segment and a file name.
+
+    Allowed: ASCII letters and digits, ``_ . : @ + = ~ -``, and printable
+    non-ASCII characters (no spaces, controls or formatting characters); the
+    first character is neither ``.`` nor ``-``. So no slash or backslash,
+    no ``%``, ``?``, ``#``, whitespace or NUL, and never ``.`` or ``..``.
+    """
+    if not isinstance(text, str) or not 0 < len(text) <= MAX_ID_LENGTH:
+        return False
+    if _SIMPLE_ID.fullmatch(text):
+        return True
+    if text[0] in ".-" or text.isascii():
+        return False
+    return all(
+        (character.isascii() and (character.isalnum() or character in ID_PUNCTUATION))
+        or (not character.isascii() and unicodedata.category(character)[0] not in "CZ")
+        for character in text
+    )
 
 
 def _identifier(value: Any, where: str) -> str:
     if isinstance(value, Entity):
         return value.id
     text = _text(value, where)
-    if len(text) > MAX_ID_LENGTH or _NOT_IN_IDS.search(text):
-        raise SchemaError(f"{where}: id {text[:80]!r} must be at most {MAX_ID_LENGTH} characters without spaces")
+    if not is_valid_id(text):
+        raise SchemaError(f"{where}: {text[:80]!r} is not a valid id: {ID_RULE}")
     return text
 
 
@@ -196,8 +242,8 @@ def _identifiers(value: Any, where: str) -> tuple[str, ...]:
 
 
 def _time(value: Any, where: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise _fail(where, "milliseconds since 1970-01-01 as a non-negative int", value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_TIME:
+        raise _fail(where, "milliseconds since 1970-01-01 as an int from 0 to the end of year 9999", value)
     return value
 
 
@@ -212,8 +258,8 @@ def _optional_count(value: Any, where: str) -> int | None:
 def _count(value: Any, where: str) -> int:
     if hasattr(value, "item") and not isinstance(value, int):
         value = value.item()
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise _fail(where, "a non-negative int", value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT:
+        raise _fail(where, "a non-negative 64-bit int", value)
     return value
 
 
@@ -295,9 +341,14 @@ def _items(value: Any, where: str) -> Iterable[Any]:
 def _number(value: Any, where: str) -> float:
     if isinstance(value, float):
         return value
+    if isinstance(value, str) and value in NON_FINITE:
+        return NON_FINITE[value]
     if isinstance(value, bool) or not hasattr(value, "__float__"):
         raise _fail(where, "a number", value)
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:
+        raise _fail(where, "a number within the range of a 64-bit float", value) from None
 
 
 def _enum(enum_type: type[enum.Enum]) -> Converter:
@@ -424,10 +475,35 @@ class _Struct:
         unknown = sorted(set(document) - names - {"kind"})
         if unknown:
             raise SchemaError(f"{where or cls.__name__}: unknown field(s) {', '.join(unknown)}")
-        try:
-            return cls(**{key: value for key, value in document.items() if key != "kind"})
-        except TypeError as exc:  # a missing required field
-            raise SchemaError(f"{where or cls.__name__}: {exc}") from None
+        return build(cls, where=where, **{key: value for key, value in document.items() if key != "kind"})
+
+
+def build(cls: type[S], *, where: str | None = None, **fields: Any) -> S:
+    """``cls(**fields)``, with a missing or unknown field a :class:`SchemaError` that lists the fields of ``cls``."""
+    try:
+        return cls(**fields)
+    except TypeError as exc:
+        raise _fields_error(cls, fields, where, exc) from None
+
+
+def replace(struct: S, **fields: Any) -> S:
+    """``dataclasses.replace(struct, **fields)``, with an unknown field a :class:`SchemaError`."""
+    try:
+        return dataclasses.replace(struct, **fields)
+    except TypeError as exc:
+        raise _fields_error(type(struct), fields, None, exc) from None
+
+
+def _fields_error(cls: type, fields: Mapping[str, Any], where: str | None, error: TypeError) -> SchemaError:
+    known = [spec.name for spec in _fields(cls) if spec.init]
+    unknown = sorted(set(fields) - set(known))
+    if unknown:
+        problem = f"unknown field(s) {', '.join(unknown)}"
+    else:
+        missing = [spec.name for spec in _fields(cls) if spec.init and _default_of(spec) is _NO_DEFAULT]
+        missing = [name for name in missing if name not in fields and name not in ("id", "creation_time")]
+        problem = f"missing required field(s) {', '.join(missing)}" if missing else str(error)
+    return SchemaError(f"{where or cls.__name__}: {problem}; the fields of {cls.__name__} are {', '.join(known)}")
 
 
 _FIELDS_CACHE: dict[type, tuple[dataclasses.Field, ...]] = {}
@@ -508,6 +584,9 @@ class Parameter(_Struct):
         super().__post_init__()
         if self.typing is None:
             object.__setattr__(self, "typing", infer_type(self.value))
+        else:
+            object.__setattr__(self, "value", _non_finite_restored(self.value, self.typing))
+            object.__setattr__(self, "default", _non_finite_restored(self.default, self.typing))
 
     @classmethod
     def of(cls, name: str, value: Any, *, default: Any = _NO_DEFAULT, **fields: Any) -> Parameter:
@@ -538,7 +617,7 @@ class Score(_Struct):
     leaderboards (see :func:`mltrack_core.lineage.greater_is_better`).
     """
 
-    metric: str = _field(_text)
+    metric: str = _field(metric_name)
     value: Any = _field(_json_value)
     typing: TypeHint | None = _field(_optional_enum(TypeHint), default=None)
     greater_is_better: bool | None = _field(_optional_flag, default=None)
@@ -547,6 +626,8 @@ class Score(_Struct):
         super().__post_init__()
         if self.typing is None:
             object.__setattr__(self, "typing", infer_type(self.value))
+        else:
+            object.__setattr__(self, "value", _non_finite_restored(self.value, self.typing))
 
     @property
     def is_scalar(self) -> bool:
@@ -559,7 +640,7 @@ class Score(_Struct):
 class ScoreAtTime(_Struct):
     """One metric value logged during training, at a wall-clock time and optionally an epoch/step."""
 
-    metric: str = _field(_text)
+    metric: str = _field(metric_name)
     value: float = _field(_number)
     timestamp: int = _field(_time)
     epoch: int | None = _field(_optional_count, default=None)
@@ -626,6 +707,8 @@ class Histogram(_Struct):
         if self.typing is None:
             element = infer_type(self.bucket_values[0]) if self.bucket_values else TypeHint.UNKNOWN
             object.__setattr__(self, "typing", element)
+        else:
+            object.__setattr__(self, "bucket_values", _non_finite_restored(self.bucket_values, self.typing))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -643,6 +726,8 @@ class DataStatistic(_Struct):
         super().__post_init__()
         if self.typing is None:
             object.__setattr__(self, "typing", infer_type(self.value))
+        else:
+            object.__setattr__(self, "value", _non_finite_restored(self.value, self.typing))
 
 
 # ---------------------------------------------------------------- entities
@@ -703,6 +788,46 @@ def content_hash_of(document: Mapping[str, Any]) -> str:
 def canonical_json(document: Any) -> str:
     """JSON text with sorted keys and no spaces: the stored form of every document."""
     return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with every non-finite float replaced by its :data:`NON_FINITE` spelling, for standard JSON."""
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return value
+        return "NaN" if value != value else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, Mapping):
+        return {key: json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(item) for item in value]
+    return value
+
+
+def dumps(value: Any, **options: Any) -> str:
+    """Standard JSON text of ``value`` (``json.dumps`` options apply); NaN and infinities become strings.
+
+    Every JSON mltrack writes for others (CLI ``--json``, exports, server
+    answers) is written this way, so strict parsers accept it. Float fields
+    read back through the schema (scores, metric points, parameters typed
+    ``DOUBLE``/``FLOAT``) turn ``"NaN"``, ``"Infinity"`` and ``"-Infinity"``
+    back into floats.
+    """
+    return json.dumps(json_safe(value), allow_nan=False, **options)
+
+
+_FLOAT_TYPES = (TypeHint.DOUBLE, TypeHint.FLOAT)
+_FLOAT_ARRAY_TYPES = (TypeHint.DOUBLE_ARRAY, TypeHint.VECTOR)
+
+
+def _non_finite_restored(value: Any, typing: TypeHint | None) -> Any:
+    """A float-typed value read from standard JSON, with the spelled-out NaN and infinities as floats again."""
+    if typing not in _FLOAT_TYPES and typing not in _FLOAT_ARRAY_TYPES:
+        return value
+    if isinstance(value, str):
+        return NON_FINITE.get(value, value)
+    if isinstance(value, tuple) and any(isinstance(item, str) for item in value):
+        return tuple(NON_FINITE.get(item, item) if isinstance(item, str) else item for item in value)
+    return value
 
 
 @dataclass(frozen=True, kw_only=True)

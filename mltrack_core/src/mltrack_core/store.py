@@ -17,8 +17,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, Literal, NamedTuple, Protocol, TypeVar, runtime_checkable
 
-from mltrack_core.errors import ConflictError, DanglingReferenceError, NotFoundError, RunStateError
-from mltrack_core.schema import Entity, Evaluation, TrainingRun, canonical_json, content_hash_of
+from mltrack_core.errors import ConflictError, DanglingReferenceError, NotFoundError, RunStateError, SchemaError
+from mltrack_core.rules import check_points
+from mltrack_core.schema import (
+    MAX_COUNT,
+    Entity,
+    Evaluation,
+    TrainingRun,
+    canonical_json,
+    content_hash_of,
+    is_valid_id,
+)
 
 __all__ = [
     "BaseStore",
@@ -28,6 +37,7 @@ __all__ = [
     "Record",
     "Store",
     "StoredDocument",
+    "check_batch_id",
     "conflict_error",
     "dangling_reference_error",
     "ended_run_error",
@@ -138,6 +148,47 @@ class Query:
     limit: int | None = None
     offset: int = 0
 
+    def __post_init__(self) -> None:
+        _check_query(self)
+
+
+def _check_query(query: Query) -> None:
+    """Refuse a query no store can run: text that is not text or has lone surrogates, numbers beyond 64 bits.
+
+    Raises:
+        SchemaError: a condition names the field and the value.
+    """
+    for field in ("kind", "name", "experiment", "fingerprint", "state"):
+        if getattr(query, field) is not None:
+            _check_query_text(getattr(query, field), field)
+    for field, items, size in (("links", query.links, 2), ("labels", query.labels, 3)):
+        for item in items:
+            if not isinstance(item, (tuple, list)) or len(item) != size:
+                raise SchemaError(f"query {field}: expected tuples of {size} strings, got {_shown(item)}")
+            for text in item:
+                _check_query_text(text, field)
+    for field in ("created_after", "created_before", "limit", "offset"):
+        value = getattr(query, field)
+        if value is None and field != "offset":
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT:
+            raise SchemaError(f"query {field}: expected an int from 0 to {MAX_COUNT}, got {_shown(value)}")
+
+
+def _check_query_text(value: object, field: str) -> None:
+    if not isinstance(value, str):
+        raise SchemaError(f"query {field}: expected a string, got {_shown(value)}")
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise SchemaError(f"query {field}: {_shown(value)} is not UTF-8 text (it has a lone surrogate)") from None
+
+
+def _shown(value: object) -> str:
+    shown = repr(value)
+    return f"{type(value).__name__} {shown if len(shown) <= 60 else shown[:57] + '...'}"
+
 
 @runtime_checkable
 class Store(Protocol):
@@ -152,7 +203,7 @@ class Store(Protocol):
     uri: str
     """The URI the store was opened with (credentials removed)."""
 
-    def put(self, records: Sequence[Record]) -> list[str]:
+    def put(self, records: Sequence[Record], points: Sequence[Point] = ()) -> list[str]:
         """Write ``records`` in one transaction and return the ids newly written.
 
         For each record: an absent id is inserted; an id stored with the same
@@ -161,6 +212,14 @@ class Store(Protocol):
         reference whose target is neither stored with the named kind nor in
         ``records`` raises :class:`~mltrack_core.errors.DanglingReferenceError`.
         On any error nothing is written.
+
+        ``points`` are metric points of training runs among ``records``, which
+        may have ended already (an imported run is written whole, so a crash
+        cannot leave it half written). They are appended in the same
+        transaction, in order, for the runs this call newly writes; the points
+        of a run that was stored already are not appended again (the write is a
+        retry: they were written with the run). A point of a run that is not
+        among ``records`` raises :class:`~mltrack_core.errors.SchemaError`.
         """
 
     def get(self, ids: Sequence[str]) -> dict[str, StoredDocument]:
@@ -186,12 +245,20 @@ class Store(Protocol):
         ended and :class:`~mltrack_core.errors.NotFoundError` when it is unknown.
         """
 
-    def append_points(self, points: Sequence[Point]) -> None:
+    def append_points(self, points: Sequence[Point], batch_id: str | None = None) -> bool:
         """Append metric points (of one or more runs) durably and in order, in one transaction.
 
-        Raises :class:`~mltrack_core.errors.NotFoundError` for an unknown run and
-        :class:`~mltrack_core.errors.RunStateError` for a run that has ended;
-        then nothing is written.
+        ``batch_id`` makes the append idempotent: a batch whose id this store
+        has applied already is a no-op, whatever its points (a retry after a
+        lost answer is applied once). The store remembers a batch id at least
+        while one of the batch's runs is training; appending to an ended run
+        is refused anyway. Without a batch id every call appends.
+
+        Raises :class:`~mltrack_core.errors.NotFoundError` for an unknown run,
+        :class:`~mltrack_core.errors.RunStateError` for a run that has ended
+        and :class:`~mltrack_core.errors.SchemaError` for a point or batch id
+        that does not fit; then nothing is written. Returns False when the
+        batch had been applied already (nothing written), True otherwise.
         """
 
     def points(self, run_id: str) -> list[Point]:
@@ -223,6 +290,19 @@ def dangling_reference_error(
     return DanglingReferenceError(f"{record.kind} {record.id!r} names {target!r} in {relation}, but {problem}")
 
 
+def check_batch_id(batch_id: object) -> None:
+    """Refuse a batch id that is not an id (see :func:`mltrack_core.schema.is_valid_id`).
+
+    Raises:
+        SchemaError: naming the batch id.
+    """
+    if not is_valid_id(batch_id):
+        raise SchemaError(
+            f"the batch id {batch_id!r:.600} is not an id: use 1 to 512 letters, digits or _ . : @ + = ~ - "
+            "(a uuid4().hex, say)"
+        )
+
+
 def ended_run_error(run_id: str, state: str) -> RunStateError:
     """The error for changing a training run that has already ended."""
     return RunStateError(f"training run {run_id!r} has already ended ({state}); an ended run cannot change")
@@ -240,7 +320,7 @@ class BaseStore(ABC, Generic[Transaction]):
 
     :meth:`put`, :meth:`update_run` and :meth:`append_points` hold the rules of
     the contract (write-once ids, references, runs that change only while
-    training); a subclass supplies the primitives (the abstract methods: one
+    training, batches applied once); a subclass supplies the primitives (the abstract methods: one
     write transaction and what is read and written inside it) and the reads of
     :class:`Store` (``get``, ``find``, ``count``, ``links``, ``scores``,
     ``points``, ``close``). Every primitive but :meth:`_in_transaction` runs
@@ -252,34 +332,56 @@ class BaseStore(ABC, Generic[Transaction]):
 
     # ------------------------------------------------------------ the template methods
 
-    def put(self, records: Sequence[Record]) -> list[str]:
+    def put(self, records: Sequence[Record], points: Sequence[Point] = ()) -> list[str]:
         unique = _unique_by_id(records)
-        return self._in_transaction(lambda transaction: self._put_unique(transaction, unique))
+        if points:
+            check_points(points)
+            _check_points_of_written_runs(unique, points)
+        return self._in_transaction(lambda transaction: self._put_unique(transaction, unique, points))
 
     def update_run(self, record: Record) -> None:
         self._in_transaction(lambda transaction: self._replace_training_run(transaction, record))
 
-    def append_points(self, points: Sequence[Point]) -> None:
+    def append_points(self, points: Sequence[Point], batch_id: str | None = None) -> bool:
+        check_points(points)
+        if not points:
+            return True  # nothing to write: no transaction
+        if batch_id is not None:
+            check_batch_id(batch_id)
         run_ids = sorted({point[0] for point in points})  # sorted: backends that lock rows lock them in one order
-        self._in_transaction(lambda transaction: self._append_to_training_runs(transaction, run_ids, points))
+        return self._in_transaction(
+            lambda transaction: self._append_to_training_runs(transaction, run_ids, points, batch_id)
+        )
 
-    def _put_unique(self, transaction: Transaction, records: list[Record]) -> list[str]:
+    def _put_unique(self, transaction: Transaction, records: list[Record], points: Sequence[Point]) -> list[str]:
         taken = self._insert_absent(transaction, records)
         for record in records:
             if record.id in taken and taken[record.id] != record.content_hash:
                 raise conflict_error(record)
         new = [record for record in records if record.id not in taken]
         self._check_references(transaction, new)
+        new_ids = {record.id for record in new}
+        points_of_new_runs = [point for point in points if point[0] in new_ids]  # the others are a retry's
+        if points_of_new_runs:
+            self._insert_points(transaction, points_of_new_runs)
         return [record.id for record in new]
 
     def _replace_training_run(self, transaction: Transaction, record: Record) -> None:
         self._check_training(transaction, [record.id], exclusive=True)
         self._check_references(transaction, [record])
         self._replace_run(transaction, record)
+        if record.state != "TRAINING":
+            self._forget_batches(transaction, record.id)
 
-    def _append_to_training_runs(self, transaction: Transaction, run_ids: list[str], points: Sequence[Point]) -> None:
+    def _append_to_training_runs(
+        self, transaction: Transaction, run_ids: list[str], points: Sequence[Point], batch_id: str | None
+    ) -> bool:
+        # the batch id first: a retry of an applied batch is a no-op even if its run has ended since
+        if batch_id is not None and not self._claim_batch(transaction, batch_id, run_ids):
+            return False
         self._check_training(transaction, run_ids, exclusive=False)
         self._insert_points(transaction, points)
+        return True
 
     def _check_references(self, transaction: Transaction, records: list[Record]) -> None:
         targets = list(dict.fromkeys(target for record in records for _, target, _ in record.references))
@@ -295,7 +397,7 @@ class BaseStore(ABC, Generic[Transaction]):
         states = self._run_states(transaction, run_ids, exclusive=exclusive)
         for run_id in run_ids:
             if run_id not in states:
-                raise NotFoundError(f"no training run {run_id!r} in {self.uri}")
+                raise NotFoundError(f"no training run {run_id!r}")
             if states[run_id] != "TRAINING":
                 raise ended_run_error(run_id, states[run_id])
 
@@ -376,6 +478,47 @@ class BaseStore(ABC, Generic[Transaction]):
             transaction: The handle :meth:`_in_transaction` passed.
             points: Points of stored training runs.
         """
+
+    @abstractmethod
+    def _claim_batch(self, transaction: Transaction, batch_id: str, run_ids: list[str]) -> bool:
+        """Record that the batch ``batch_id`` of points of ``run_ids`` is applied, unless it was already.
+
+        Called before the points are inserted, in the same transaction: if the
+        transaction fails, the claim is undone with it. A backend that lets
+        writers run concurrently must make a second transaction claiming the
+        same id wait for the first to end (and then see its claim, or its rollback).
+
+        Args:
+            transaction: The handle :meth:`_in_transaction` passed.
+            batch_id: The batch's id (the caller's idempotency key).
+            run_ids: The distinct, sorted ids of the runs the batch's points belong to (a backend may
+                remember the claim per run, to forget it when the run ends: see :meth:`_forget_batches`).
+
+        Returns:
+            True when the batch was not applied before (it is claimed now); False when it was.
+        """
+
+    def _forget_batches(self, transaction: Transaction, run_id: str) -> None:
+        """Forget the batch ids claimed for ``run_id``, which has just ended (optional: by default they are kept).
+
+        Appending to an ended run is refused, so its batch ids are not needed
+        any more; a batch of several runs must stay claimed while any of them trains.
+
+        Args:
+            transaction: The handle :meth:`_in_transaction` passed.
+            run_id: The id of the run that ended in this transaction.
+        """
+
+
+def _check_points_of_written_runs(records: list[Record], points: Sequence[Point]) -> None:
+    """Points written with entities must belong to training runs among them."""
+    runs = {record.id for record in records if record.kind == "run"}
+    for point in points:
+        if point[0] not in runs:
+            raise SchemaError(
+                f"a metric point of {point[0]!r:.600} is written with entities that hold no training run with "
+                "that id; write the run with its points, or append points to a stored run with append_points"
+            )
 
 
 def _unique_by_id(records: Sequence[Record]) -> list[Record]:

@@ -49,10 +49,13 @@ from mltrack_core.schema import (
     TrainingRun,
     TrainingState,
     Transform,
+    build,
     entity_from_json,
+    is_valid_id,
     now_ms,
+    replace,
 )
-from mltrack_core.store import Point, Query, Store, conflict_error, ended_run_error, record_of
+from mltrack_core.store import Point, Query, Store, ended_run_error, record_of
 
 if TYPE_CHECKING:
     from mltrack_core.artifacts import ArtifactStore
@@ -91,6 +94,7 @@ def connect(
     creator: str | None = None,
     team: str | None = None,
     artifacts: str | os.PathLike[str] | None = None,
+    read_only: bool = False,
 ) -> Tracker:
     """Open the store that ``uri`` names and return a tracker for it.
 
@@ -103,6 +107,9 @@ def connect(
         creator: who records (default ``$MLTRACK_CREATOR``, else the login name).
         team: the creator's team (default ``$MLTRACK_TEAM``).
         artifacts: folder or fsspec URL for serialized artifacts.
+        read_only: only read: the store is left exactly as it is (a missing
+            store is an error instead of being created; an SQLite file is not
+            migrated or converted) and writes raise ``StoreReadOnlyError``.
 
     Raises:
         UnknownSchemeError: no installed backend handles the scheme.
@@ -111,7 +118,7 @@ def connect(
     from mltrack_core.plugin.manager import build_plugin_manager
 
     plugins = build_plugin_manager()
-    store = plugins.open_store(resolve_uri(uri))
+    store = plugins.open_store(resolve_uri(uri), read_only=read_only)
     return Tracker(
         store,
         plugins=plugins,
@@ -266,7 +273,7 @@ class Tracker:
             _no_extra_fields(fields | ({"name": name} if name else {}), "a Dataset object")
             return self._write(Extraction(data))
         if data is None:
-            return self._write(Extraction(Dataset(name=name, **_with_target(fields, target))))
+            return self._write(Extraction(build(Dataset, name=name, **_with_target(fields, target))))
         extraction = self._extract_with(
             self.plugins.hook.mltrack_extract_dataset,
             data,
@@ -311,7 +318,7 @@ class Tracker:
                 )
             dataset = self._dataset(trained_on, "trained_on")
             if model is None:
-                stored = self._write(Extraction(Model(name=name, trained_on=dataset.id, **fields)))
+                stored = self._write(Extraction(build(Model, name=name, trained_on=dataset.id, **fields)))
             else:
                 extraction = self._extract_with(
                     self.plugins.hook.mltrack_extract_model,
@@ -351,7 +358,7 @@ class Tracker:
             fields["trained_on"] = self._dataset(trained_on, "trained_on").id
         if name is not None:
             fields["name"] = name
-        run = dataclasses.replace(
+        run = replace(
             template,
             id=fields.pop("id", None) or template.id,
             state=TrainingState.TRAINING,
@@ -374,7 +381,7 @@ class Tracker:
             return self._write(Extraction(transform))
         if transform is not None:
             raise SchemaError(f"track_transform takes a Transform or keyword fields, not {type(transform).__name__}")
-        return self._write(Extraction(Transform(**fields)))
+        return self._write(Extraction(build(Transform, **fields)))
 
     def write(self, entities: Sequence[Entity]) -> list[Entity]:
         """Store entities exactly as given, in one transaction; return those newly written.
@@ -422,33 +429,24 @@ class Tracker:
         experiment, environment stay as given) and training runs keep their
         times, state and scores over time. The rules still hold: ids are
         write-once (identical content is a no-op) and references must exist,
-        in the store or among ``entities``. The entities are written in one
-        transaction; an ended run then gets its points and its end state.
+        in the store or among ``entities``. Everything is written in one
+        transaction, training runs as they are (ended ones too) with their
+        points: a crash leaves all of it or nothing, and restoring again after
+        one completes the write.
         """
         entities = list({entity.id: entity for entity in entities}.values())
-        stored_runs = self.store.get([entity.id for entity in entities if isinstance(entity, TrainingRun)])
-        to_write = []
-        for entity in entities:
-            if not isinstance(entity, TrainingRun):
-                to_write.append(entity)
-            elif entity.id not in stored_runs:
-                to_write.append(_as_started(entity))
-            elif stored_runs[entity.id].document != record_of(entity).document:
-                raise conflict_error(record_of(entity))
-        runs = [entity for entity in entities if isinstance(entity, TrainingRun) and entity.id not in stored_runs]
-        written = {entity.id for entity in self._put(to_write, announce=False)}
+        check_predictions_match(entities, self.get_many)
         points = [
             Point(run.id, point.metric, point.value, point.epoch, point.step, point.timestamp)
-            for run in runs
-            if run.id in written
+            for run in entities
+            if isinstance(run, TrainingRun)
             for point in run.scores_over_time
         ]
-        if points:
-            self.store.append_points(points)
-        for run in runs:
-            if run.id in written and run.state is not TrainingState.TRAINING:
-                self.store.update_run(record_of(run))
+        written = set(self.store.put([record_of(entity) for entity in entities], points))
         new = [entity for entity in entities if entity.id in written]
+        for entity in new:
+            if not isinstance(entity, TrainingRun):
+                self._remember(entity)
         if new:
             self.notify_observers("mltrack_entities_stored", tracker=self, entities=new)
         return new
@@ -471,7 +469,7 @@ class Tracker:
                 f"track_prediction takes a Prediction or keyword fields, not {type(prediction).__name__}; "
                 "store the predicted values somewhere and pass location="
             )
-        return self._write(Extraction(Prediction(computed_by=computed_by, on_dataset=on_dataset, **fields)))
+        return self._write(Extraction(build(Prediction, computed_by=computed_by, on_dataset=on_dataset, **fields)))
 
     def track_evaluation(
         self,
@@ -495,7 +493,8 @@ class Tracker:
             _no_extra_fields(fields, "an Evaluation object")
             evaluation = scores
         else:
-            evaluation = Evaluation(
+            evaluation = build(
+                Evaluation,
                 computed_by=computed_by,
                 on_dataset=on_dataset,
                 for_prediction=for_prediction,
@@ -513,10 +512,11 @@ class Tracker:
         Raises:
             NotFoundError: no such id (or not of ``kind`` when given).
         """
-        found = self.get_many([id]).get(id)
-        if found is None or (kind is not None and kind != found.KIND):
-            what = kind or "entity"
-            raise NotFoundError(f"no {what} with id {id!r} in {self.uri}; list ids with: mltrack ls")
+        found = self.get_many([id]).get(id) if is_valid_id(id) else None
+        if found is None:
+            raise NotFoundError(f"no {kind or 'entity'} with id {id!r:.600}; list ids with: mltrack ls")
+        if kind is not None and kind != found.KIND:
+            raise NotFoundError(f"{id!r} is a {found.KIND}, not a {kind}")
         return found
 
     def get_run(self, run_id: str) -> TrainingRun:
@@ -525,9 +525,9 @@ class Tracker:
         Raises:
             NotFoundError: no entity has that id, or it is not a training run.
         """
-        found = self.get_many([run_id], with_scores=False).get(run_id)
+        found = self.get_many([run_id], with_scores=False).get(run_id) if is_valid_id(run_id) else None
         if found is None:
-            raise NotFoundError(f"no training run {run_id!r} in {self.uri}")
+            raise NotFoundError(f"no training run with id {run_id!r:.600}")
         if not isinstance(found, TrainingRun):
             raise NotFoundError(f"{run_id!r} is a {found.KIND}, not a training run")
         return found
@@ -540,6 +540,8 @@ class Tracker:
         entities = {}
         missing = []
         for id_ in ids:
+            if not is_valid_id(id_):  # no entity can have it: do not ask the store
+                continue
             cached = self._read_cache.get(id_)
             if cached is None:
                 missing.append(id_)
@@ -799,11 +801,7 @@ def _with_target(fields: dict[str, Any], target: Any) -> dict[str, Any]:
 def _amend(extraction: Extraction, fields: Mapping[str, Any]) -> Extraction:
     if not fields:
         return extraction
-    try:
-        primary = dataclasses.replace(extraction.primary, **fields)
-    except TypeError as exc:
-        raise SchemaError(f"{type(extraction.primary).__name__}: {exc}") from None
-    return dataclasses.replace(extraction, primary=primary)
+    return dataclasses.replace(extraction, primary=replace(extraction.primary, **fields))
 
 
 def _annotate_failures(entity: Entity, failures: Sequence[str]) -> Any:
@@ -829,11 +827,6 @@ def _scores(scores: Any) -> tuple[Score, ...]:
         else:
             raise SchemaError(f"cannot read a score from {item!r:.60}: give a Score or a (metric, value) pair")
     return tuple(converted)
-
-
-def _as_started(run: TrainingRun) -> TrainingRun:
-    """A run as it was while training: what a store accepts metric points for."""
-    return dataclasses.replace(run, state=TrainingState.TRAINING, end_time=None, for_model=None, scores_over_time=())
 
 
 def _scores_over_time(points: Sequence[Point]) -> tuple[ScoreAtTime, ...]:

@@ -135,7 +135,7 @@ def test_notify_sends_the_digest_of_the_last_day(mltrack, smtp_environment: Mail
     assert mltrack.uri in body
 
 
-def test_nothing_happened_sends_nothing(mltrack, smtp_environment: Mailbox) -> None:
+def test_nothing_happened_sends_nothing(mltrack, sqlite_tracker, smtp_environment: Mailbox) -> None:
     result = mltrack("notify", "--since", "2h")
     assert result.exit_code == 0 and result.stdout.startswith("nothing to report since ")
     assert smtp_environment.messages == []
@@ -283,6 +283,22 @@ def test_settings_come_from_the_environment_over_the_settings_file(
             {"MLTRACK_NOTIFY_CONFIG": "/nonexistent/notify.ini"},
             "MLTRACK_NOTIFY_CONFIG names /nonexistent/notify.ini, which does not exist",
         ),
+        (
+            {"MLTRACK_SMTP_HOST": "smtp", "MLTRACK_NOTIFY_TO": "a@b\r\nBcc: c@d"},
+            "MLTRACK_NOTIFY_TO: the address 'a@b.*' holds a line break",
+        ),
+        (
+            {"MLTRACK_SMTP_HOST": "smtp", "MLTRACK_NOTIFY_TO": "a@b", "MLTRACK_NOTIFY_FROM": "m@x\nBcc: c@d"},
+            "MLTRACK_NOTIFY_FROM: the address 'm@x.*' holds a line break",
+        ),
+        (
+            {"MLTRACK_SMTP_HOST": "smtp", "MLTRACK_NOTIFY_TO": "a@b", "MLTRACK_SMTP_PORT": "99999"},
+            "expected a port number from 1 to 65535",
+        ),
+        (
+            {"MLTRACK_SMTP_HOST": "smtp", "MLTRACK_NOTIFY_TO": "a@b", "MLTRACK_SMTP_TIMEOUT": "nan"},
+            "MLTRACK_SMTP_TIMEOUT / [smtp] timeout = 'nan': expected a positive number",
+        ),
     ],
 )
 def test_bad_settings_name_the_setting(environment: dict[str, str], message: str) -> None:
@@ -316,3 +332,4 @@ def test_since_takes_durations_and_dates() -> None:
     )
     with pytest.raises(mt.SchemaError, match="expected a duration such as 30m"):
         parse_since("yesterday", now)
+    assert parse_since("1969-01-01", now) == 0 == parse_since(f"{'9' * 400}w", now)  # before 1970: everything

@@ -15,6 +15,7 @@ import pytest
 
 import mltrack_core as mt
 from mltrack_core import ConflictError, Dataset, RunStateError, TrainingState
+from mltrack_core.backends import postgresql
 from mltrack_core.backends.postgresql import SCHEMA_VERSION, PostgresqlStore
 from mltrack_core.store import Point, Record, record_of
 
@@ -205,6 +206,40 @@ def attempt(put, entity):
         return put([record_of(entity)])
     except ConflictError as exc:
         return exc
+
+
+@pytest.mark.parametrize("other_writer_ends", ["commit", "rollback"])
+def test_a_writer_claiming_a_batch_id_waits_for_the_other_transaction_claiming_it(
+    tracker_on_store: mt.Tracker,
+    schema_connection: psycopg.Connection,
+    admin: psycopg.Connection,
+    other_writer_ends: str,
+) -> None:
+    store = tracker_on_store.store
+    first, second = tracker_on_store.track_training(name="first"), tracker_on_store.track_training(name="second")
+    outcome: list[bool] = []
+    with schema_connection.transaction() as other_transaction:  # another writer claims the id for another run
+        schema_connection.execute("SELECT pg_advisory_xact_lock(%s, hashtext('raced'))", (postgresql._BATCH_LOCK,))
+        schema_connection.execute("INSERT INTO batches VALUES ('raced', %s)", (first.id,))
+        point = Point(second.id, "loss", 1.0, None, 0, 1_000)
+        writer = threading.Thread(target=lambda: outcome.append(store.append_points([point], batch_id="raced")))
+        writer.start()
+        wait_until_blocked(admin)
+        if other_writer_ends == "rollback":
+            other_transaction.force_rollback = True
+    writer.join()
+    assert outcome == [other_writer_ends == "rollback"]  # the batch is applied by exactly one of them
+    assert len(store.points(second.id)) == (1 if other_writer_ends == "rollback" else 0)
+
+
+def test_threads_racing_with_one_batch_id_apply_it_once(tracker_on_store: mt.Tracker) -> None:
+    store = tracker_on_store.store
+    runs = [tracker_on_store.track_training(name=f"run {index}") for index in range(6)]
+    results, errors = race(
+        6, lambda index: store.append_points([Point(runs[index].id, "loss", 1.0, None, 0, 1_000)], batch_id="raced")
+    )
+    assert errors == [] and sorted(results) == [False] * 5 + [True]
+    assert sum(len(store.points(run.id)) for run in runs) == 1
 
 
 def test_writers_deadlocking_on_two_ids_are_retried(

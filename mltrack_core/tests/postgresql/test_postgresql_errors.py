@@ -12,7 +12,14 @@ import pytest
 from postgresql_uris import password_of, with_database, with_login, with_parameter
 
 import mltrack_core as mt
-from mltrack_core import MissingDependencyError, NotFoundError, StoreError, StoreUnavailableError
+from mltrack_core import (
+    MissingDependencyError,
+    NotFoundError,
+    StoreError,
+    StoreReadOnlyError,
+    StoreUnavailableError,
+    StoreVersionError,
+)
 from mltrack_core.backends import postgresql
 from mltrack_core.backends.postgresql import PostgresqlStore
 from mltrack_core.store import Point
@@ -125,13 +132,91 @@ def test_a_server_refusing_connections_while_in_use_is_unavailable_until_it_is_b
         admin.execute(f"ALTER DATABASE {name} WITH ALLOW_CONNECTIONS false")  # as if the server went away
         admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
         with pytest.raises(StoreUnavailableError, match=r"got no connection .* within 1 s"):
-            tracker.get(dataset.id)
+            tracker.find("dataset")  # a query: the tracker answers reads of stored ids from its cache
         admin.execute(f"ALTER DATABASE {name} WITH ALLOW_CONNECTIONS true")
         deadline = time.monotonic() + 30
         while True:
             try:
-                assert tracker.get(dataset.id) == dataset
+                assert tracker.find("dataset") == [dataset]
                 break
             except StoreUnavailableError:
                 assert time.monotonic() < deadline, "the store did not reconnect"
         assert tracker.track_dataset(name="after").name == "after"
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "postgresql://u:secret@127.0.0.1/db%00",
+        "postgresql://u:sec\x00ret@127.0.0.1/db",
+        "postgresql://u:s%ffecret@h/db",
+    ],
+    ids=["encoded-nul", "nul", "not-utf-8"],
+)
+def test_a_uri_with_nul_or_bytes_that_are_not_utf8_is_explained_without_its_password(uri: str) -> None:
+    with pytest.raises(StoreError, match="cannot read the PostgreSQL URI") as error:
+        mt.connect(uri)
+    assert "secret" not in str(error.value) and "s%ffecret" not in str(error.value)
+
+
+# ---------------------------------------------------------------- read-only opening
+
+
+def test_reading_a_database_without_a_store_creates_no_tables(
+    store_uri: str, schema_connection: psycopg.Connection
+) -> None:
+    with pytest.raises(StoreError, match=r"there is no mltrack store in .*open it once for writing") as error:
+        mt.connect(store_uri, read_only=True)
+    assert password_of(store_uri) not in str(error.value)
+    assert (
+        schema_connection.execute("SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()").fetchone()[0]
+        == 0
+    )
+
+
+def test_a_store_opened_read_only_reads_in_read_only_sessions(store_uri: str) -> None:
+    with mt.connect(store_uri) as writer:
+        dataset = writer.track_dataset(name="kept")
+    with mt.connect(store_uri, read_only=True) as reader:
+        assert reader.find("dataset") == [dataset]
+        with pytest.raises(StoreReadOnlyError, match="opened read-only") as refused:
+            reader.track_dataset(name="new")
+        assert reader.store.uri not in str(refused.value)
+        assert reader.store._read("SHOW default_transaction_read_only") == [("on",)]  # the server refuses writes too
+    with mt.connect(store_uri) as writer:
+        assert writer.count("dataset") == 1
+        assert writer.store._read("SHOW default_transaction_read_only") == [("off",)]
+
+
+def test_a_store_of_an_older_release_is_not_migrated_by_reading(
+    store_uri: str, schema_connection: psycopg.Connection
+) -> None:
+    with schema_connection.transaction():  # what a version 1 store holds: no labels table
+        schema_connection.execute("CREATE TABLE mltrack_version (version integer NOT NULL)")
+        schema_connection.execute("INSERT INTO mltrack_version VALUES (1)")
+        postgresql.MIGRATIONS[0](schema_connection)
+    with pytest.raises(
+        StoreVersionError, match=r"schema version 1, made by an older mltrack.*Open it once for writing"
+    ):
+        mt.connect(store_uri, read_only=True)
+    assert schema_connection.execute("SELECT version FROM mltrack_version").fetchall() == [(1,)]
+    assert schema_connection.execute("SELECT to_regclass('labels')").fetchone()[0] is None
+
+
+# ---------------------------------------------------------------- errors after opening do not say where the store is
+
+
+def test_errors_about_data_do_not_name_the_database(store_uri: str) -> None:
+    with mt.connect(store_uri) as tracker:
+        dataset = tracker.track_dataset(name="d", id="ds-1")
+        failures = [
+            lambda: tracker.get("ds-unknown"),
+            lambda: tracker.store.append_points([Point("run-unknown", "loss", 1.0, None, None, 1)]),
+            lambda: tracker.track_dataset(name="other", id=dataset.id),
+            lambda: tracker.track_model(name="m", learning_algorithm="lr", trained_on="ds-unknown"),
+            lambda: tracker.leaderboard("ds-unknown", "acc"),
+        ]
+        for failure in failures:
+            with pytest.raises(mt.MltrackError) as raised:
+                failure()
+            assert tracker.uri.partition("?")[0] not in str(raised.value)

@@ -13,16 +13,24 @@ from postgresql_uris import in_schema, password_of, with_login
 import mltrack_core as mt
 from mltrack_core import Dataset, StoreCorruptError, StoreError, StoreReadOnlyError, StoreVersionError
 from mltrack_core.backends import postgresql
-from mltrack_core.store import record_of
+from mltrack_core.store import Point, record_of
 
 
 def test_a_new_store_gets_the_current_schema(store_uri: str, schema_connection: psycopg.Connection) -> None:
     mt.connect(store_uri).close()
-    assert schema_connection.execute("SELECT version FROM mltrack_version").fetchall() == [(2,)]
+    assert schema_connection.execute("SELECT version FROM mltrack_version").fetchall() == [(3,)]
     tables = schema_connection.execute(
         "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() ORDER BY 1"
     ).fetchall()
-    assert [name for (name,) in tables] == ["entities", "labels", "links", "mltrack_version", "points", "scores"]
+    assert [name for (name,) in tables] == [
+        "batches",
+        "entities",
+        "labels",
+        "links",
+        "mltrack_version",
+        "points",
+        "scores",
+    ]
 
 
 def test_a_version_1_store_is_migrated_and_its_labels_backfilled(
@@ -43,7 +51,26 @@ def test_a_version_1_store_is_migrated_and_its_labels_backfilled(
         assert tracker.find(tags={"nul\x00key": "back\\slash"}) == [tagged]
         assert tracker.find(annotations={"owner": "ana"}) == [tagged]
         assert tracker.find(tags={"source": "kaggle"}) == []
-    assert schema_connection.execute("SELECT version FROM mltrack_version").fetchall() == [(2,)]
+    assert schema_connection.execute("SELECT version FROM mltrack_version").fetchall() == [(3,)]
+
+
+def test_a_version_2_store_is_migrated_to_remember_batch_ids(
+    store_uri: str, schema_connection: psycopg.Connection
+) -> None:
+    with schema_connection.transaction():  # what a version 2 store holds: no batches table
+        schema_connection.execute("CREATE TABLE mltrack_version (version integer NOT NULL)")
+        schema_connection.execute("INSERT INTO mltrack_version VALUES (2)")
+        for step in postgresql.MIGRATIONS[:2]:
+            step(schema_connection)
+    with mt.connect(store_uri) as tracker:
+        run = tracker.track_training(name="fit")
+        point = Point(run.id, "loss", 1.0, None, 0, 1_000)
+        assert tracker.store.append_points([point], batch_id="b-1")
+        assert not tracker.store.append_points([point], batch_id="b-1")
+        assert tracker.points(run.id) == [point]
+        run.finish()
+    assert schema_connection.execute("SELECT count(*) FROM batches").fetchone() == (0,)  # forgotten at the end
+    assert schema_connection.execute("SELECT version FROM mltrack_version").fetchall() == [(3,)]
 
 
 def test_a_store_from_a_newer_release_is_refused_and_left_alone(
@@ -51,10 +78,10 @@ def test_a_store_from_a_newer_release_is_refused_and_left_alone(
 ) -> None:
     with mt.connect(store_uri) as tracker:
         dataset = tracker.track_dataset(name="kept")
-    schema_connection.execute("UPDATE mltrack_version SET version = 3")
-    with pytest.raises(StoreVersionError, match=r"schema version 3.*up to version 2.*upgrade mltrack-core"):
+    schema_connection.execute("UPDATE mltrack_version SET version = 4")
+    with pytest.raises(StoreVersionError, match=r"schema version 4.*up to version 3.*upgrade mltrack-core"):
         mt.connect(store_uri)
-    schema_connection.execute("UPDATE mltrack_version SET version = 2")
+    schema_connection.execute("UPDATE mltrack_version SET version = 3")
     with mt.connect(store_uri) as tracker:
         assert tracker.get(dataset.id) == dataset
 

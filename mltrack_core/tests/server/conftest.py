@@ -59,8 +59,9 @@ def start_server(tmp_path: Path, zygote: Zygote) -> Iterator:
         server.kill()
 
 
-def _store_kinds() -> list:
-    kinds = [pytest.param("memory", id="memory"), pytest.param("sqlite", id="sqlite")]
+def _store_kinds(*, memory: bool = True) -> list:
+    kinds = [pytest.param("memory", id="memory")] if memory else []
+    kinds.append(pytest.param("sqlite", id="sqlite"))
     # PostgreSQL when a test server is named and its driver is installed (the PostgreSQL session), so a
     # session without the driver (the core one) runs memory and SQLite even inside .ci/postgresql.sh run.
     if os.environ.get(POSTGRESQL_VARIABLE) and importlib.util.find_spec("psycopg") is not None:
@@ -71,6 +72,12 @@ def _store_kinds() -> list:
 @pytest.fixture(params=_store_kinds())
 def store_kind(request: pytest.FixtureRequest) -> str:
     """Which kind of store the server serves: memory, sqlite, or postgresql when a test server is given."""
+    return request.param
+
+
+@pytest.fixture(scope="module", params=_store_kinds(memory=False))
+def durable_store_kind(request: pytest.FixtureRequest) -> str:
+    """For a whole module: sqlite, then postgresql when a test server is given (the stores that hit a database)."""
     return request.param
 
 

@@ -7,6 +7,7 @@ write twice.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 from typing import BinaryIO
@@ -39,15 +40,27 @@ class LossyProxy:
         self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
         self.seen: list[str] = []
         self._lose: list[str] = []
+        self._drop: list[str] = []
         self._lock = threading.Lock()
-        threading.Thread(target=self._accept, daemon=True).start()
+        self._acceptor = threading.Thread(target=self._accept, daemon=True)
+        self._acceptor.start()
 
     def lose(self, request_start: str) -> None:
         """Lose the answer to the next request whose start line begins with ``request_start`` (``POST /v1/points``)."""
         with self._lock:
             self._lose.append(request_start)
 
+    def drop(self, request_start: str) -> None:
+        """Drop the next request whose start line begins with ``request_start``: the server never gets it."""
+        with self._lock:
+            self._drop.append(request_start)
+
     def close(self) -> None:
+        # wake the accepting thread and wait for it before the descriptor is freed: a new proxy may get the
+        # same descriptor number, and a late accept() on it would steal that proxy's connections
+        with contextlib.suppress(OSError):
+            self.listener.shutdown(socket.SHUT_RDWR)
+        self._acceptor.join(timeout=10)
         self.listener.close()
 
     def _accept(self) -> None:
@@ -68,6 +81,11 @@ class LossyProxy:
                     dropped = next((prefix for prefix in self._lose if start.startswith(prefix)), None)
                     if dropped is not None:
                         self._lose.remove(dropped)
+                    never_sent = next((prefix for prefix in self._drop if start.startswith(prefix)), None)
+                    if never_sent is not None:
+                        self._drop.remove(never_sent)
+                if never_sent is not None:
+                    return  # the connection breaks before the request reaches the server
                 upstream.sendall(request)
                 answer = _read_message(from_server)
                 if answer is None or dropped is not None:

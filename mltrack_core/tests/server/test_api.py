@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import math
+
 import jsonschema
 import pytest
 import requests
@@ -86,3 +89,55 @@ def test_listing_pages_and_filters(server, recorded: dict[str, object]) -> None:
     assert [entity["id"] for entity in tagged["entities"]] == [recorded["full"].id]
     trained = requests.get(f"{server.url}/v1/entities", params={"trained_on": recorded["train"].id}).json()
     assert {entity["kind"] for entity in trained["entities"]} == {"model", "run"}
+
+
+@pytest.mark.parametrize("store_kind", ["sqlite"], indirect=True)
+def test_the_document_declares_every_answer_a_model_and_every_error_the_error_body(server) -> None:
+    document = requests.get(f"{server.url}/openapi.json", timeout=10).json()
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            answers = operation["responses"]
+            ok = answers["200"]["content"]["application/json"]["schema"]
+            assert "$ref" in ok, f"{method} {path} answers {ok}"  # a model, not {"type": "string"}
+            assert answers["default"]["content"]["application/json"]["schema"] == {
+                "$ref": "#/components/schemas/ErrorOut"
+            }
+    schemas = document["components"]["schemas"]
+    offset = next(p for p in document["paths"]["/v1/entities"]["get"]["parameters"] if p["name"] == "offset")
+    assert offset["schema"]["maximum"] == 2**63 - 1 and isinstance(offset["schema"]["minimum"], int)
+    assert schemas["ScoreAtTime"]["properties"]["timestamp"]["maximum"] == 253_402_300_799_999
+    assert {"enum": ["NaN", "Infinity", "-Infinity"]} in schemas["ScoreAtTime"]["properties"]["value"]["anyOf"]
+
+
+def test_non_finite_scores_and_points_round_trip_through_the_server_in_standard_json(server) -> None:
+    values = {"nan": math.nan, "inf": math.inf, "ninf": -math.inf, "one": 1.0}
+    with mt.connect(server.url) as tracker:
+        dataset = tracker.track_dataset(name="d")
+        model = tracker.track_model(name="m", learning_algorithm="lr", trained_on=dataset)
+        evaluation = tracker.track_evaluation(values, computed_by=model, on_dataset=dataset)
+        run = tracker.track_training(name="fit", trained_on=dataset)
+        for value in values.values():
+            run.log("loss", value)
+        run.finish(model)
+    for path in (f"/v1/entities/{evaluation.id}", f"/v1/entities/{run.id}", f"/v1/runs/{run.id}/points"):
+        text = requests.get(f"{server.url}{path}", timeout=10).text
+        json.loads(text, parse_constant=_not_standard)  # a strict parser reads every answer
+    listing = requests.get(f"{server.url}/v1/entities", params={"kind": "evaluation"}, timeout=10).text
+    assert '"NaN"' in listing and '"-Infinity"' in listing
+    json.loads(listing, parse_constant=_not_standard)
+    with mt.connect(server.url) as reader:
+        read = {score.metric: score.value for score in reader.get(evaluation.id).scores}
+        points = [point.value for point in reader.points(run.id)]
+        logged = [point.value for point in reader.get(run.id).scores_over_time]
+    assert _same(read, values) and _same(dict(enumerate(points)), dict(enumerate(values.values())))
+    assert _same(dict(enumerate(logged)), dict(enumerate(values.values())))
+
+
+def _same(found: dict, expected: dict) -> bool:
+    return found.keys() == expected.keys() and all(
+        (math.isnan(value) and math.isnan(found[key])) or value == found[key] for key, value in expected.items()
+    )
+
+
+def _not_standard(name: str) -> None:
+    raise AssertionError(f"{name} is not standard JSON")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -16,6 +17,8 @@ from lossy_proxy import LossyProxy
 
 import mltrack_core as mt
 from mltrack_core import Dataset, StoreUnavailableError, TrackingWarning, TrainingState
+from mltrack_core.backends.spool import Spool
+from mltrack_core.store import Point
 
 
 def _sync(*arguments: str) -> subprocess.CompletedProcess:
@@ -49,8 +52,92 @@ def test_a_lost_answer_to_a_metric_batch_does_not_store_it_twice(proxy: LossyPro
         run.finish()
     with mt.connect(proxy.server_url) as direct:  # type: ignore[attr-defined]
         assert [point.step for point in direct.points(run.id)] == list(range(100))
-    assert proxy.seen.count("POST /v1/points HTTP/1.1") == 1  # sent once, then found on the server
-    assert f"GET /v1/runs/{run.id}/points?tail=100 HTTP/1.1" in proxy.seen
+    assert proxy.seen.count("POST /v1/points HTTP/1.1") == 2  # sent again with its batch id: a no-op the second time
+    assert not any("?tail=" in request for request in proxy.seen)  # nothing is guessed from the run's last points
+
+
+def test_a_batch_that_never_arrived_is_sent_again_although_the_run_ends_with_the_same_points(
+    proxy: LossyProxy,
+) -> None:
+    with mt.connect(proxy.url) as tracker:
+        run = tracker.track_training(name="fit")
+        point = Point(run.id, "lr", 0.1, None, None, 1_000)  # the same value logged twice in one millisecond
+        assert tracker.store.append_points([point], batch_id="first")
+        proxy.drop("POST /v1/points")  # the connection breaks: the client cannot know the server never saw it
+        assert tracker.store.append_points([point], batch_id="second")
+        assert tracker.points(run.id) == [point, point]
+    assert proxy.seen.count("POST /v1/points HTTP/1.1") == 3
+
+
+def test_a_batch_sent_again_after_its_answer_was_lost_is_stored_once_whatever_it_holds(proxy: LossyProxy) -> None:
+    with mt.connect(proxy.url) as tracker:
+        run = tracker.track_training(name="fit")
+        sent = [Point(run.id, "loss", 1.0, None, 0, 1_000)]
+        proxy.lose("POST /v1/points")
+        assert tracker.store.append_points(sent, batch_id="batch-1")  # sent again at once: a no-op
+        assert not tracker.store.append_points([Point(run.id, "loss", 2.0, None, 1, 1_001)], batch_id="batch-1")
+        assert tracker.points(run.id) == sent
+
+
+def test_an_import_cut_short_on_the_server_leaves_nothing_and_runs_again(start_server, tmp_path: Path) -> None:
+    store = tmp_path / "store.db"
+    server = start_server(f"sqlite:///{store}")
+    with sqlite3.connect(store) as connection:  # a real fault, inside the server's transaction
+        connection.execute("CREATE TRIGGER fault BEFORE INSERT ON points BEGIN SELECT RAISE(ABORT, 'disk gone'); END")
+    dataset = Dataset(name="imported")
+    run = mt.TrainingRun(
+        name="imported fit",
+        trained_on=dataset.id,
+        state=TrainingState.FINISHED,
+        start_time=1_000,
+        end_time=5_000,
+        scores_over_time=(mt.ScoreAtTime(metric="loss", value=0.5, timestamp=2_000, step=0),),
+    )
+    with mt.connect(server.url) as tracker:
+        with pytest.raises(mt.StoreError):
+            tracker.restore([dataset, run])
+        assert tracker.count() == 0  # no run left TRAINING to block the next import
+    with sqlite3.connect(store) as connection:
+        connection.execute("DROP TRIGGER fault")
+    with mt.connect(server.url) as tracker:
+        assert [entity.id for entity in tracker.restore([dataset, run])] == [dataset.id, run.id]
+        assert tracker.get(run.id).state is TrainingState.FINISHED
+        assert [point.value for point in tracker.points(run.id)] == [0.5]
+
+
+# ---------------------------------------------------------------- the spool keeps batch ids
+
+
+def test_spooled_batches_keep_their_id_and_only_batches_never_sent_are_merged(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool.sqlite", "http://server")
+    spool.add("points", "/v1/points", '[["run-1","loss",1.0,null,0,1]]', points=1, batch="a")
+    spool.add("points", "/v1/points", '[["run-1","loss",2.0,null,1,2]]', points=1, batch="b")  # merged into "a"
+    spool.add("points", "/v1/points", '[["run-1","loss",3.0,null,2,3]]', points=1, batch="c", maybe_sent=True)
+    spool.add("points", "/v1/points", '[["run-1","loss",4.0,null,3,4]]', points=1, batch="d")  # "c" may be stored
+    writes = []
+    while (write := spool.claim_first()) is not None:
+        writes.append((write.batch, [row[2] for row in json.loads(write.body)]))
+        spool.remove(write)
+    assert writes == [("a", [1.0, 2.0]), ("c", [3.0]), ("d", [4.0])]
+    spool.close()
+
+
+def test_a_spool_from_before_batch_ids_is_still_read(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as connection:  # the writes table as it was before batch ids
+        connection.execute(
+            "CREATE TABLE writes (seq INTEGER PRIMARY KEY AUTOINCREMENT, operation TEXT NOT NULL, path TEXT NOT NULL, "
+            "body TEXT NOT NULL, points INTEGER NOT NULL DEFAULT 0, maybe_sent INTEGER NOT NULL DEFAULT 0, "
+            "spooled_at INTEGER NOT NULL)"
+        )
+        connection.execute("INSERT INTO writes VALUES (1, 'points', '/v1/points', '[]', 0, 1, 0)")
+    spool = Spool(path, "http://server")
+    old = spool.claim_first()
+    assert old is not None and old.batch is None and old.maybe_sent
+    spool.add("points", "/v1/points", "[]", batch="new")
+    spool.remove(old)
+    assert spool.claim_first().batch == "new"
+    spool.close()
 
 
 def test_a_lost_answer_to_an_entity_write_is_retried_safely(proxy: LossyProxy) -> None:

@@ -11,14 +11,13 @@ weights give the same artifact) whose URI becomes the model's ``location``.
 from __future__ import annotations
 
 import io
-import re
 import tempfile
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from mltrack_core.plugin import ArtifactStore, MltrackError, Model, Tracker, location_of
+from mltrack_core.plugin import ArtifactStore, MltrackError, Model, Tracker, location_of, safe_file_name
 from mltrack_mxnet.framework import require_mxnet
 
 __all__ = ["load_model", "save_model"]
@@ -44,7 +43,7 @@ def save_model(
             files = ((_SYMBOL_FILE, symbol.tojson().encode()), (_PARAMS_FILE, params_path.read_bytes()))
             for file_name, content in files:
                 archive.writestr(zipfile.ZipInfo(file_name, _ZIP_TIME), content, zipfile.ZIP_DEFLATED)
-    return artifacts.put_bytes(buffer.getvalue(), f"{_file_stem(name)}.mxnet.zip")
+    return artifacts.put_bytes(buffer.getvalue(), safe_file_name(name, ".mxnet.zip"))
 
 
 def load_model(
@@ -77,7 +76,3 @@ def load_model(
     arg_params = {key[4:]: value for key, value in arrays.items() if key.startswith("arg:")}
     aux_params = {key[4:]: value for key, value in arrays.items() if key.startswith("aux:")}
     return mx.sym.load_json(symbol_json), arg_params, aux_params
-
-
-def _file_stem(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip(".-") or "model"

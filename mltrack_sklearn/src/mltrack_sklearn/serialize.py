@@ -1,7 +1,9 @@
 """Fitted estimators in the artifact store: pickled by ``track_model(..., serialize=True)``, read by ``load_model``.
 
 The estimator is pickled into the tracker's artifact store as
-``<model name>.pkl``; the artifact's URI becomes the model's ``location``.
+``<model name>.pkl`` (a name that is not a plain lowercase file name gets a
+digest of it appended, see :func:`~mltrack_core.plugin.safe_file_name`); the
+artifact's URI becomes the model's ``location``.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import pickle
 from typing import Any
 
-from mltrack_core.plugin import ArtifactStore, MltrackError, Model, Tracker, location_of
+from mltrack_core.plugin import ArtifactStore, MltrackError, Model, Tracker, location_of, safe_file_name
 from mltrack_sklearn.framework import FRAMEWORK
 
 __all__ = ["load_model", "save_model"]
@@ -26,7 +28,7 @@ def save_model(estimator: Any, tracker: Tracker, name: str | None) -> str:
     Returns:
         The artifact's URI, the model's ``location``.
     """
-    file_name = f"{(name or type(estimator).__name__).replace('/', '_').replace(' ', '_')}.pkl"
+    file_name = safe_file_name(name or type(estimator).__name__, ".pkl")
     return tracker.artifacts.put_bytes(pickle.dumps(estimator, protocol=pickle.HIGHEST_PROTOCOL), file_name)
 
 

@@ -10,14 +10,13 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
-import os
 import shutil
 import tempfile
 import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mltrack_core.plugin import ArtifactStore, Model, SchemaError, location_of, mltrack_home
+from mltrack_core.plugin import ArtifactStore, Model, SchemaError, location_of, mltrack_home, safe_file_name
 
 if TYPE_CHECKING:
     from mltrack_core.plugin import Tracker
@@ -61,8 +60,7 @@ def save_model(obj: Any, tracker: Tracker, name: str | None) -> str:
             for path in sorted(saved.rglob("*")):
                 if path.is_file() and not path.name.startswith("."):  # leave Hadoop's .crc files out
                     packed.write(path, path.relative_to(saved).as_posix())
-        file_name = f"{(name or type(obj).__name__).replace(os.sep, '_').replace(' ', '_')}.spark.zip"
-        return tracker.artifacts.put_file(archive, file_name)
+        return tracker.artifacts.put_file(archive, safe_file_name(name or type(obj).__name__, ".spark.zip"))
 
 
 def load_model(model_or_location: Model | str, tracker: Tracker | None = None) -> Any:

@@ -31,6 +31,7 @@ class _Changes:
 
     records: dict[str, Record] = field(default_factory=dict)  # new records and replacing ones
     points: list[Point] = field(default_factory=list)
+    batch_id: str | None = None  # the batch of points this transaction claimed
 
 
 class MemoryStore(BaseStore[_Changes]):
@@ -43,6 +44,7 @@ class MemoryStore(BaseStore[_Changes]):
         self._order: dict[str, int] = {}  # insertion order: the tie-breaker of "newest first"
         self._incoming: dict[str, set[Link]] = defaultdict(set)
         self._points: dict[str, list[Point]] = defaultdict(list)
+        self._batch_ids: set[str] = set()  # kept for the store's life: it holds every point anyway
         self._closed = False
 
     def get(self, ids: Sequence[str]) -> dict[str, StoredDocument]:
@@ -130,6 +132,13 @@ class MemoryStore(BaseStore[_Changes]):
     def _insert_points(self, changes: _Changes, points: Sequence[Point]) -> None:
         changes.points.extend(points)
 
+    def _claim_batch(self, changes: _Changes, batch_id: str, run_ids: list[str]) -> bool:
+        # nothing to wait for: self._lock keeps every other writer out
+        if batch_id in self._batch_ids:
+            return False
+        changes.batch_id = batch_id
+        return True
+
     # ------------------------------------------------------------ internals
 
     def _check_open(self) -> None:
@@ -148,6 +157,8 @@ class MemoryStore(BaseStore[_Changes]):
             self._insert(record)
         for point in changes.points:
             self._points[point[0]].append(Point(*point))
+        if changes.batch_id is not None:
+            self._batch_ids.add(changes.batch_id)
 
     def _insert(self, record: Record) -> None:
         self._records[record.id] = record

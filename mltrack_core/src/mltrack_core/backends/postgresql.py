@@ -21,6 +21,9 @@ and processes, on any number of machines, may write at once:
 - Ending a training run locks its row (``FOR UPDATE``) and appending metric
   points shares that lock (``FOR SHARE``), so no point is appended to a run
   after it has ended.
+- A batch of metric points with a batch id claims the id under a
+  transaction-scoped advisory lock on it, so a retry that overlaps the first
+  attempt waits for it and is then a no-op.
 - The schema is versioned (table ``mltrack_version``) and migrated forward in
   one transaction under an advisory lock, so processes racing to open an empty
   database all succeed; a store from a newer release is refused.
@@ -51,6 +54,7 @@ from mltrack_core.errors import (
     StoreError,
     StoreReadOnlyError,
     StoreUnavailableError,
+    StoreVersionError,
 )
 from mltrack_core.hookspecs import hookimpl
 from mltrack_core.store import BaseStore, Link, Point, Query, Record, StoredDocument
@@ -67,14 +71,18 @@ WAIT_FOR_CONNECTION_SECONDS = 30.0
 WRITE_ATTEMPTS = 20
 """How often a write that lost a deadlock or serialization conflict is tried."""
 _MIGRATION_LOCK = 0x6D6C7472  # "mltr": first key of the advisory lock taken while migrating
+_BATCH_LOCK = 0x6D6C7462  # "mltb": first key of the advisory lock taken while claiming a batch id
 
 _T = TypeVar("_T")
 
 
 @hookimpl
-def mltrack_open_store(uri: str) -> PostgresqlStore:
-    """Open a PostgreSQL store, creating or migrating its tables (entry points ``postgresql``, ``postgres``)."""
-    return PostgresqlStore(uri)
+def mltrack_open_store(uri: str, read_only: bool) -> PostgresqlStore:
+    """Open a PostgreSQL store, creating or migrating its tables unless read-only.
+
+    Entry points ``postgresql`` and ``postgres``.
+    """
+    return PostgresqlStore(uri, read_only=read_only)
 
 
 def _import_driver() -> tuple[Any, Any]:
@@ -198,7 +206,15 @@ def _add_labels(connection: psycopg.Connection) -> None:
         )
 
 
-MIGRATIONS: tuple[Callable[[psycopg.Connection], None], ...] = (_create_tables, _add_labels)
+def _add_batches(connection: psycopg.Connection) -> None:
+    """Version 3: the ids of applied batches of metric points, so that a retried batch is applied once."""
+    # no primary key: two ids may be too long for a B-tree entry; claims are serialized by an advisory lock
+    connection.execute("CREATE TABLE batches (batch_id text NOT NULL, run_id text NOT NULL)")
+    connection.execute("CREATE INDEX batches_by_id ON batches USING hash (batch_id)")
+    connection.execute("CREATE INDEX batches_by_run ON batches USING hash (run_id)")
+
+
+MIGRATIONS: tuple[Callable[[psycopg.Connection], None], ...] = (_create_tables, _add_labels, _add_batches)
 """``MIGRATIONS[n]`` brings a store from version n to n + 1 (the versions of the SQLite store)."""
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -234,9 +250,11 @@ def _record_schema_version(connection: psycopg.Connection, version: int) -> None
 class PostgresqlStore(BaseStore["psycopg.Cursor"]):
     """A :class:`~mltrack_core.store.Store` in a PostgreSQL database (a connection pool per store)."""
 
-    def __init__(self, uri: str) -> None:
+    def __init__(self, uri: str, *, read_only: bool = False) -> None:
         self.uri = without_password(uri)
+        self.read_only = read_only
         self._passwords = _passwords_in(uri)
+        self._opening = True  # errors name the URI only while opening: later ones may reach remote clients
         psycopg, psycopg_pool = _import_driver()
         self._psycopg = psycopg
         self._psycopg_pool = psycopg_pool
@@ -253,26 +271,47 @@ class PostgresqlStore(BaseStore["psycopg.Cursor"]):
             name=f"mltrack {self.uri}",
             open=True,
         )
+        self._opening = False
 
     # ------------------------------------------------------------ opening
 
     def _conninfo(self, uri: str) -> str:
         try:
+            if "\x00" in uri:
+                raise ValueError("it contains a NUL character")
             parameters = self._psycopg.conninfo.conninfo_to_dict(uri)
-        except self._psycopg.Error as exc:
+        except (self._psycopg.Error, ValueError) as exc:  # UnicodeDecodeError: %-encoded text that is not UTF-8
             raise StoreError(
                 f"cannot read the PostgreSQL URI {self.uri!r}: {self._reason(exc)}; write it as "
                 "postgresql://user:password@host:port/database"
             ) from None  # the driver's exception may quote the password
         parameters.setdefault("connect_timeout", CONNECT_TIMEOUT_SECONDS)
         parameters.setdefault("application_name", "mltrack")
+        if self.read_only:  # the server itself refuses every write of these sessions
+            parameters["options"] = f"{parameters.get('options', '')} -c default_transaction_read_only=on".strip()
         return self._psycopg.conninfo.make_conninfo(**parameters)
 
     def _prepare(self, connection: psycopg.Connection) -> None:
         version = _schema_version(connection)
+        check_schema_version(self.uri, version, SCHEMA_VERSION)
+        if version < SCHEMA_VERSION and self.read_only:
+            raise self._unusable_read_only(version)
         if version < SCHEMA_VERSION:
             version = self._migrate_under_lock(connection)
         check_schema_version(self.uri, version, SCHEMA_VERSION)
+
+    def _unusable_read_only(self, version: int) -> StoreError:
+        """The error for a store opened read-only that has no tables yet, or tables of an older schema."""
+        if version == 0:
+            return StoreError(
+                f"there is no mltrack store in {self.uri}: the schemas of its search path hold no mltrack tables. "
+                "Check the URI or MLTRACK_URI (database, ?options=-csearch_path%3D...), or open it once for "
+                "writing to create the tables"
+            )
+        return StoreVersionError(
+            f"the store {self.uri} has schema version {version}, made by an older mltrack; this one reads "
+            f"version {SCHEMA_VERSION}. Open it once for writing (without read_only) to migrate it, then read it"
+        )
 
     def _migrate_under_lock(self, connection: psycopg.Connection) -> int:
         """Migrate to SCHEMA_VERSION unless another process did; return the version found under the lock."""
@@ -310,40 +349,42 @@ class PostgresqlStore(BaseStore["psycopg.Cursor"]):
             raise self._store_error(exc) from exc
 
     def _store_error(self, exc: psycopg.Error) -> StoreError:
+        """The StoreError for ``exc``; it names the URI only while opening (see ``_opening``)."""
         errors = self._psycopg.errors
         reason = self._reason(exc)
+        uri = f" {self.uri}" if self._opening else ""
         if isinstance(exc, self._psycopg_pool.PoolTimeout):
             return StoreUnavailableError(
-                f"got no connection to the PostgreSQL store {self.uri} within {self._pool.timeout:g} s; "
+                f"got no connection to the PostgreSQL store{uri} within {self._pool.timeout:g} s; "
                 "is the server running and reachable?"
             )
         if isinstance(exc, self._psycopg_pool.PoolClosed):
-            return StoreError(f"the store {self.uri} was closed; connect again")
+            return StoreError("the store was closed; connect again")
         if isinstance(exc, (errors.InsufficientPrivilege, errors.ReadOnlySqlTransaction)):
-            return StoreReadOnlyError(f"the store {self.uri} cannot be written by this user or server: {reason}")
+            return StoreReadOnlyError(f"the store{uri} cannot be written by this user or server: {reason}")
         if isinstance(exc, (errors.UndefinedTable, errors.UndefinedColumn)):
             return StoreCorruptError(
-                f"the tables of the store {self.uri} are missing or were changed ({reason}); restore the "
+                f"the tables of the store{uri} are missing or were changed ({reason}); restore the "
                 "database from a backup or point MLTRACK_URI at another database"
             )
         if isinstance(exc, errors.TransactionRollback):
-            return StoreUnavailableError(f"writing to {self.uri} kept conflicting with other writers: {reason}")
+            return StoreUnavailableError(f"writing to the store{uri} kept conflicting with other writers: {reason}")
         if isinstance(exc, (self._psycopg.OperationalError, self._psycopg.InterfaceError)):
             if re.search(r"password|authentication|role \S+ does not exist", reason):
                 return StoreError(
-                    f"the PostgreSQL server refused the login to {self.uri}: {reason}. Check the user and "
+                    f"the PostgreSQL server refused the login to{uri or ' the store'}: {reason}. Check the user and "
                     "password in the URI (or PGPASSWORD, ~/.pgpass)"
                 )
             if re.search(r"\binvalid\b", reason):
-                return StoreError(f"the PostgreSQL URI {self.uri} is not valid: {reason}; fix it")
+                return StoreError(f"the PostgreSQL URI{uri} is not valid: {reason}; fix it")
             if re.search(r"database \S+ does not exist", reason):
                 return StoreError(
-                    f"the database of {self.uri} does not exist: {reason}. Create it (createdb, or CREATE "
+                    f"the database of the store{uri} does not exist: {reason}. Create it (createdb, or CREATE "
                     "DATABASE) or fix the URI"
                 )
             hint = "" if "server running" in reason else ". Is the server running and accepting connections?"
-            return StoreUnavailableError(f"cannot reach the PostgreSQL store {self.uri}: {reason}{hint}")
-        return StoreError(f"the PostgreSQL store {self.uri} failed: {reason}")
+            return StoreUnavailableError(f"cannot reach the PostgreSQL store{uri}: {reason}{hint}")
+        return StoreError(f"the PostgreSQL store{uri} failed: {reason}")
 
     def _reason(self, exc: BaseException) -> str:
         """The driver's message on one line, without the password."""
@@ -358,6 +399,8 @@ class PostgresqlStore(BaseStore["psycopg.Cursor"]):
 
     def _in_transaction(self, action: Callable[[psycopg.Cursor], _T]) -> _T:
         """Run ``action`` in one transaction; conflicts with concurrent writers are retried."""
+        if self.read_only:
+            raise StoreReadOnlyError("the store was opened read-only (read_only=True); connect without it to write")
         errors = self._psycopg.errors
         with self._translate():
             for attempt in range(1, WRITE_ATTEMPTS + 1):
@@ -372,42 +415,53 @@ class PostgresqlStore(BaseStore["psycopg.Cursor"]):
 
     # ------------------------------------------------------------ the Store contract
 
-    def put(self, records: Sequence[Record]) -> list[str]:
-        if not records:
+    def put(self, records: Sequence[Record], points: Sequence[Point] = ()) -> list[str]:
+        if not records and not points:
             return []  # nothing to write: no round trip to the server
-        return super().put(records)
+        return super().put(records, points)
 
     def get(self, ids: Sequence[str]) -> dict[str, StoredDocument]:
-        rows = self._read("SELECT id, kind, document FROM entities WHERE id = ANY(%s)", (list(ids),))
+        ids = _storable(ids)
+        if not ids:
+            return {}
+        rows = self._read("SELECT id, kind, document FROM entities WHERE id = ANY(%s)", (ids,))
         return {id_: StoredDocument(kind, document) for id_, kind, document in rows}
 
     def find(self, query: Query) -> list[str]:
+        if _matches_nothing(query):
+            return []
         where, parameters = _DIALECT.where(query)
         sql = f"SELECT id FROM entities WHERE {where} ORDER BY created DESC, seq DESC LIMIT %s OFFSET %s"
         return [row[0] for row in self._read(sql, [*parameters, query.limit, query.offset])]
 
     def count(self, query: Query) -> int:
+        if _matches_nothing(query):
+            return 0
         where, parameters = _DIALECT.where(query)
         return self._read(f"SELECT count(*) FROM entities WHERE {where}", parameters)[0][0]
 
     def links(self, ids: Sequence[str], direction: Literal["out", "in"]) -> list[Link]:
         column = "source" if direction == "out" else "target"
-        rows = self._read(f"SELECT source, relation, target FROM links WHERE {column} = ANY(%s)", (list(ids),))
+        ids = _storable(ids)
+        if not ids:
+            return []
+        rows = self._read(f"SELECT source, relation, target FROM links WHERE {column} = ANY(%s)", (ids,))
         return [Link(*row) for row in rows]
 
     def scores(self, dataset_ids: Sequence[str], metric: str) -> list[tuple[str, float]]:
+        dataset_ids = _storable(dataset_ids)
+        if not dataset_ids or not _encodable(metric):
+            return []
         rows = self._read(
             "SELECT s.entity_id, s.value FROM links AS l JOIN scores AS s ON s.entity_id = l.source "
             "AND s.metric = %s WHERE l.target = ANY(%s) AND l.relation = 'on_dataset'",
-            (_escape(metric), list(dataset_ids)),
+            (_escape(metric), dataset_ids),
         )
         return [(entity_id, value) for entity_id, value in rows]
 
-    def append_points(self, points: Sequence[Point]) -> None:
-        if points:  # nothing to write: no round trip to the server
-            super().append_points(points)
-
     def points(self, run_id: str) -> list[Point]:
+        if not _storable([run_id]):
+            return []
         rows = self._read(
             "SELECT run_id, metric, value, epoch, step, timestamp FROM points WHERE run_id = %s ORDER BY seq",
             (run_id,),
@@ -459,11 +513,29 @@ class PostgresqlStore(BaseStore["psycopg.Cursor"]):
             for run_id, metric, value, epoch, step, timestamp in points:
                 copy.write_row((run_id, _escape(metric), value, epoch, step, timestamp))
 
+    def _claim_batch(self, cursor: psycopg.Cursor, batch_id: str, run_ids: list[str]) -> bool:
+        # A transaction claiming the same id waits here until this one ends; its next statement then
+        # sees this one's rows (READ COMMITTED: each statement reads what was committed when it began).
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_BATCH_LOCK, batch_id))
+        cursor.execute(
+            "INSERT INTO batches SELECT %s, unnest(%s::text[]) "
+            "WHERE NOT EXISTS (SELECT 1 FROM batches WHERE batch_id = %s)",
+            (batch_id, run_ids, batch_id),
+        )
+        return cursor.rowcount > 0
+
+    def _forget_batches(self, cursor: psycopg.Cursor, run_id: str) -> None:
+        cursor.execute("DELETE FROM batches WHERE run_id = %s", (run_id,))
+
     # ------------------------------------------------------------ internals
 
     @staticmethod
     def _select_by_id(cursor: psycopg.Cursor, select: str, ids: list[str]) -> dict[str, str]:
-        """The rows of ``select`` (two columns, one parameter: the array of ``ids``) as a dict; no query without ids."""
+        """The rows of ``select`` (two columns, one parameter: the array of ``ids``) as a dict; no query without ids.
+
+        Ids no row can have (with NUL, say) are not sent: they are simply not found, as on SQLite.
+        """
+        ids = _storable(ids)
         if not ids:
             return {}
         return dict(cursor.execute(select, (ids,)).fetchall())
@@ -516,6 +588,32 @@ class PostgresqlStore(BaseStore["psycopg.Cursor"]):
                 "INSERT INTO scores VALUES (%s, %s, %s)",
                 [(id_, _escape(metric), value) for (id_, metric), value in scores.items()],
             )
+
+
+def _encodable(text: object) -> bool:
+    """Whether ``text`` can be sent to PostgreSQL: no lone surrogates (which no store holds, so they match nothing)."""
+    try:
+        str(text).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _storable(ids: Sequence[str]) -> list[str]:
+    """The distinct ``ids`` an id column may hold, in order (ids with NUL or lone surrogates are never valid)."""
+    return [id_ for id_ in dict.fromkeys(ids) if "\x00" not in id_ and _encodable(id_)]
+
+
+def _matches_nothing(query: Query) -> bool:
+    """Whether ``query`` compares a column holding text as it is with text that has NUL: no row can match.
+
+    Kinds, states, ids, relations and label scopes are stored as they are (and
+    never hold NUL); names, experiments, fingerprints, label keys and values are
+    escaped (see :func:`_escape`), so NUL in them matches as on SQLite.
+    """
+    as_is = [query.kind, query.state, *(part for link in query.links for part in link)]
+    as_is += [scope for scope, _, _ in query.labels]
+    return any(text is not None and "\x00" in text for text in as_is)
 
 
 def _passwords_in(uri: str) -> list[str]:

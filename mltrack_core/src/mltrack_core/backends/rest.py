@@ -10,8 +10,8 @@ Requests go through one keep-alive :class:`requests.Session`. Metric points
 travel in the batches the tracker's background writer makes. Transient
 failures (connection refused or dropped, timeouts, 502/503/504) are retried
 with exponential backoff, which is safe because creating an entity again is a
-no-op and a metric batch whose answer was lost is looked for on the server
-before it is sent again.
+no-op and every metric batch travels with its batch id, which the server
+applies once (a batch given without one gets a fresh id from the client).
 
 **When the server is unreachable** writes are not lost and never raise: they
 go to an offline spool on local disk (``$MLTRACK_SPOOL``, else
@@ -45,24 +45,28 @@ import os
 import random
 import threading
 import time
+import uuid
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
 
 from mltrack_core import wire
+from mltrack_core.backends.uris import mask_credentials
 from mltrack_core.errors import (
     MissingDependencyError,
     MltrackError,
     NotFoundError,
+    SchemaError,
     StoreError,
     StoreUnavailableError,
     TrackingWarning,
 )
 from mltrack_core.hookspecs import hookimpl
-from mltrack_core.store import Link, Point, Query, Record, StoredDocument
+from mltrack_core.schema import NON_FINITE, ScoreAtTime, dumps
+from mltrack_core.store import Link, Point, Query, Record, StoredDocument, check_batch_id
 
 if TYPE_CHECKING:
     import requests
@@ -134,11 +138,7 @@ class RestStore:
             import requests.adapters
         except ImportError as exc:  # pragma: no cover - requests is a dependency of mltrack-core
             raise MissingDependencyError("the http(s):// backend needs requests: pip install requests") from exc
-        parts = urlsplit(uri)
-        if parts.scheme.lower() not in SCHEMES or not parts.hostname:
-            raise StoreError(f"cannot read a server address from {_without_credentials(uri)!r}: write http://host:port")
-        if parts.query or parts.fragment:
-            raise StoreError(f"{_without_credentials(uri)!r}: a server URI takes no ?query or #fragment")
+        parts = _parse_server_uri(uri)
         uri_token = unquote(parts.password or parts.username or "") or None
         self.uri = server_uri(uri)
         self._token = token or uri_token or os.environ.get(TOKEN_VARIABLE) or None
@@ -157,6 +157,7 @@ class RestStore:
         self._warned_offline = False
         self._known: collections.OrderedDict[str, StoredDocument] = collections.OrderedDict()
         self._replaying = threading.Lock()
+        self._unsure_batches: set[str] = set()  # ids of batches whose last call failed: they may be stored
         self._closed = False
 
     def __repr__(self) -> str:
@@ -164,8 +165,8 @@ class RestStore:
 
     # ------------------------------------------------------------ writes
 
-    def put(self, records: Sequence[Record]) -> list[str]:
-        body = '{"entities":[' + ",".join(record.document for record in records) + "]}"
+    def put(self, records: Sequence[Record], points: Sequence[Point] = ()) -> list[str]:
+        body = '{"entities":[' + ",".join(_documents_with_points(records, points)) + "]}"
         documents = [(record.id, record.kind, record.document) for record in records]
         answer = self._write("put", wire.ENTITIES, body, documents=documents)
         self._remember(documents)
@@ -179,11 +180,23 @@ class RestStore:
         self._write("end", path, '{"run":' + record.document + "}", documents=documents)
         self._remember(documents)
 
-    def append_points(self, points: Sequence[Point]) -> None:
+    def append_points(self, points: Sequence[Point], batch_id: str | None = None) -> bool:
         if not points:
-            return
-        rows = json.dumps(points, separators=(",", ":"))  # tuples become JSON arrays
-        self._write("points", wire.POINTS, rows, points=len(points))
+            return True
+        if batch_id is None:
+            batch_id = uuid.uuid4().hex  # the retries of this call are applied once all the same
+        check_batch_id(batch_id)
+        rows = _standard_json(points)  # tuples become JSON arrays
+        # a batch whose last call failed may have reached the server: never merge it in the spool
+        unsure = batch_id in self._unsure_batches
+        try:
+            answer = self._write("points", wire.POINTS, rows, points=len(points), batch=batch_id, maybe_sent=unsure)
+        except BaseException as exc:
+            if not (isinstance(exc, MltrackError) and wire.status_of(exc) in _REFUSED_STATUSES):
+                self._unsure_batches.add(batch_id)  # not refused as wrong: it may have been stored
+            raise
+        self._unsure_batches.discard(batch_id)
+        return answer.get("appended") != 0  # 0: the server had applied the batch before this call
 
     # ------------------------------------------------------------ reads
 
@@ -215,14 +228,14 @@ class RestStore:
 
     def scores(self, dataset_ids: Sequence[str], metric: str) -> list[tuple[str, float]]:
         answer = self._read("POST", wire.SCORES, {"datasets": list(dict.fromkeys(dataset_ids)), "metric": metric})
-        return [(id_, value) for id_, value in answer["scores"]]
+        return [(id_, _float(value)) for id_, value in answer["scores"]]
 
     def points(self, run_id: str) -> list[Point]:
         try:
             answer = self._read("GET", wire.path(wire.RUN_POINTS, run_id=run_id))
         except NotFoundError:
             return []  # the Store contract: an unknown run has no points
-        return [Point(*point) for point in answer["points"]]
+        return [Point(run, metric, _float(value), *rest) for run, metric, value, *rest in answer["points"]]
 
     # ------------------------------------------------------------ the spool
 
@@ -263,40 +276,45 @@ class RestStore:
         *,
         documents: Sequence[tuple[str, str, str]] = (),
         points: int = 0,
+        batch: str | None = None,
+        maybe_sent: bool = False,
     ) -> dict[str, Any]:
         if self.spool.has_pending():
             self._replay(wait=0.0)
         if self._offline() or self.spool.has_pending():
-            self.spool.add(operation, path, body, documents=documents, points=points)
+            self.spool.add(
+                operation, path, body, documents=documents, points=points, batch=batch, maybe_sent=maybe_sent
+            )
             return _SPOOLED
         try:
-            answer = self._send(operation, path, body)
+            answer = self._send(operation, path, body, batch=batch)
         except _Unreachable as exc:
             self._went_offline(str(exc))
-            self.spool.add(operation, path, body, documents=documents, points=points, maybe_sent=exc.maybe_sent)
+            maybe_sent = maybe_sent or exc.maybe_sent
+            self.spool.add(
+                operation, path, body, documents=documents, points=points, batch=batch, maybe_sent=maybe_sent
+            )
             return _SPOOLED
         if self._warned_offline:
             self._back_online()
         return answer
 
-    def _send(self, operation: str, path: str, body: str, *, maybe_sent: bool = False) -> dict[str, Any]:
+    def _send(self, operation: str, path: str, body: str, *, batch: str | None = None) -> dict[str, Any]:
         """Send one write, retrying transient failures; raises _Unreachable when they do not pass.
 
-        Metric points come as a JSON array of rows (as the spool keeps them, so they can be merged).
+        Metric points come as a JSON array of rows (as the spool keeps them, so they can be merged)
+        with their batch id: the server applies a batch once, so sending it again is always safe.
         """
+        if operation == "points":
+            batch = batch or uuid.uuid4().hex  # points spooled by a release that kept no batch id
+            body = '{"points":' + body + ',"batch":' + json.dumps(batch) + "}"
         reason = ""
+        maybe_sent = False
         for attempt in range(ATTEMPTS):
             if attempt:
                 time.sleep(0.2 * 2 ** (attempt - 1) * (1 + random.random() / 2))
-            if maybe_sent and operation == "points":
-                try:
-                    if self._points_stored(body):
-                        return {"appended": None}
-                except _Unreachable as exc:
-                    reason = str(exc)
-                    continue
             try:
-                response = self._request("POST", path, '{"points":' + body + "}" if operation == "points" else body)
+                response = self._request("POST", path, body)
             except _Unreachable as exc:
                 maybe_sent = maybe_sent or exc.maybe_sent
                 reason = str(exc)
@@ -305,28 +323,11 @@ class RestStore:
                 maybe_sent = maybe_sent or response.status_code in _MAYBE_PROCESSED_STATUSES
                 reason = f"HTTP {response.status_code}: {_message_of(response)}"
                 continue
-            return self._answer(response)
+            answer = self._answer(response)
+            if maybe_sent and answer.get("appended") == 0:
+                answer["appended"] = None  # not applied before this call: by its attempt whose answer was lost
+            return answer
         raise _Unreachable(reason, maybe_sent)
-
-    def _points_stored(self, body: str) -> bool:
-        """Whether a batch of points whose answer was lost is stored: it must end every run it touched.
-
-        A batch is appended in one transaction and only this client appends to
-        its runs, so either every run ends with its part of the batch, or none does.
-        """
-        by_run: dict[str, list[list[Any]]] = {}
-        for row in json.loads(body):
-            by_run.setdefault(row[0], []).append(row)
-        for run_id, rows in by_run.items():
-            response = self._request("GET", f"{wire.path(wire.RUN_POINTS, run_id=run_id)}?tail={len(rows)}")
-            if response.status_code in _TRANSIENT_STATUSES:
-                raise _Unreachable(f"HTTP {response.status_code}", maybe_sent=True)
-            if response.status_code == 404:
-                return False
-            stored = self._answer(response)["points"]
-            if len(stored) != len(rows) or not all(map(_same_point, stored, rows)):
-                return False
-        return True
 
     def _replay(self, wait: float) -> tuple[int, bool]:
         """Send spooled writes in order until none is left or the server stops answering.
@@ -360,7 +361,7 @@ class RestStore:
     def _replay_one(self, write: SpooledWrite) -> int | None:
         """Send one spooled write: 1 when stored, 0 when the server refused it, None when unreachable."""
         try:
-            self._send(write.operation, write.path, write.body, maybe_sent=write.maybe_sent)
+            self._send(write.operation, write.path, write.body, batch=write.batch)
         except _Unreachable as exc:
             self._went_offline(str(exc))
             return None
@@ -386,7 +387,7 @@ class RestStore:
             self._replay(wait=30.0)
         if self._offline():
             raise self._unavailable("it did not answer a moment ago")
-        body = None if payload is None else json.dumps(payload, separators=(",", ":"))
+        body = None if payload is None else _standard_json(payload)
         reason = ""
         for attempt in range(ATTEMPTS):
             if attempt:
@@ -501,8 +502,36 @@ def spool_of(uri: str, folder: os.PathLike[str] | str | None = None) -> Spool:
     return Spool(spool_path(where, server_uri(uri)), server_uri(uri))
 
 
+def _parse_server_uri(uri: str) -> SplitResult:
+    """The parts of a server URI, checked: a scheme of :data:`SCHEMES`, a host, a port number, nothing after the path.
+
+    Raises:
+        StoreError: ``uri`` is not such a URI; the message quotes it without credentials.
+    """
+    shown = mask_credentials(uri)
+    problem = None
+    try:
+        parts = urlsplit(uri)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number from 0 to 65535
+    except ValueError as exc:
+        problem = str(exc)
+    else:
+        if parts.scheme.lower() not in SCHEMES or not parts.hostname:
+            problem = "no http:// or https:// server address"
+        elif parts.query or parts.fragment:
+            problem = "a server URI takes no ?query or #fragment"
+        elif any(not character.isprintable() or character.isspace() for character in uri):
+            problem = "it contains spaces or control characters"
+    if problem is not None:
+        raise StoreError(f"cannot read a server address from {shown!r} ({problem}): write http://host:port")
+    return parts
+
+
 def _without_credentials(uri: str) -> str:
-    parts = urlsplit(uri)
+    try:
+        parts = urlsplit(uri)
+    except ValueError:  # not a URI: mask what may be credentials in its text
+        return mask_credentials(uri)
     if "@" not in parts.netloc:
         return uri
     return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
@@ -514,11 +543,31 @@ def _canonical(document: dict[str, Any]) -> str:
     return canonical_json(document)
 
 
-def _same_point(stored: Sequence[Any], sent: Sequence[Any]) -> bool:
-    if list(stored[:2]) != list(sent[:2]) or list(stored[3:]) != list(sent[3:]):
-        return False
-    a, b = stored[2], sent[2]
-    return a == b or ((a is None or a != a) and (b is None or b != b))  # NaN is stored as NULL by SQLite
+def _float(value: float | str | None) -> float | None:
+    """A float the server sent in standard JSON: NaN and the infinities come spelled as strings."""
+    return NON_FINITE[value] if isinstance(value, str) else value
+
+
+def _documents_with_points(records: Sequence[Record], points: Sequence[Point]) -> list[str]:
+    """The JSON documents of ``records``, each training run with its ``points`` as its scores over time."""
+    by_run: dict[str, list[Point]] = {}
+    for point in points:
+        by_run.setdefault(point[0], []).append(point)
+    documents = []
+    for record in records:
+        run_points = by_run.pop(record.id, None) if record.kind == "run" else None
+        if not run_points:
+            documents.append(record.document)
+            continue
+        scores = [ScoreAtTime.from_stored(p[1], p[2], p[5], p[3], p[4]).to_json() for p in run_points]
+        # the stored document is kept as it is (its hash is the run's content) and gets one key more
+        documents.append(record.document[:-1] + ',"scores_over_time":' + dumps(scores, separators=(",", ":")) + "}")
+    if by_run:
+        raise SchemaError(
+            f"a metric point of {next(iter(by_run))!r:.600} is written with entities that hold no training run "
+            "with that id; write the run with its points, or append points to a stored run with append_points"
+        )
+    return documents
 
 
 def _never_sent(exc: Exception) -> bool:
@@ -545,3 +594,11 @@ def _message_of(response: requests.Response) -> str:
         return str(json.loads(response.content)["message"])[:200]
     except (ValueError, KeyError, TypeError):
         return response.reason or ""
+
+
+def _standard_json(value: Any) -> str:
+    """Compact standard JSON: NaN and infinities spelled as strings (see :func:`mltrack_core.schema.dumps`)."""
+    try:
+        return json.dumps(value, separators=(",", ":"), allow_nan=False)
+    except ValueError:  # a non-finite float somewhere: the slower walk that spells them out
+        return dumps(value, separators=(",", ":"))

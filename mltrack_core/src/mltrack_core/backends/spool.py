@@ -6,12 +6,15 @@ order they were made and sent again in that order (by the process that made
 them as soon as the server answers, or by ``mltrack sync``). A file lock next
 to the spool lets one process at a time replay it.
 
-A spooled write is marked *maybe sent* before each attempt to send it, so a
-write whose answer never came (the server died, the connection dropped, the
-replaying process was killed) is checked against the server before it is sent
-again: entity writes are idempotent anyway, metric points are looked for at
-the end of their runs. Writes the server refuses (a conflict, a reference it
-does not hold) are moved to a ``rejected`` table, never dropped silently.
+Sending a write again is always safe: entity writes are idempotent, and a
+batch of metric points keeps the batch id it was given, which the server
+applies once. A spooled write is marked *maybe sent* before each attempt to
+send it (the server may have stored it although its answer never came): such
+a write, like a batch whose earlier call failed, is sent alone under its own
+batch id; batches that cannot have reached the server are merged into one
+write, sent under the id of the first. Writes the server refuses (a conflict,
+a reference it does not hold) are moved to a ``rejected`` table, never
+dropped silently.
 """
 
 from __future__ import annotations
@@ -47,6 +50,8 @@ class SpooledWrite:
     path: str
     body: str
     maybe_sent: bool
+    batch: str | None = None
+    """The batch id of metric points (None for other writes, and for points spooled before batch ids existed)."""
 
 
 @dataclass(frozen=True)
@@ -83,7 +88,8 @@ _SCHEMA = (
         body TEXT NOT NULL,
         points INTEGER NOT NULL DEFAULT 0,
         maybe_sent INTEGER NOT NULL DEFAULT 0,
-        spooled_at INTEGER NOT NULL
+        spooled_at INTEGER NOT NULL,
+        batch TEXT
     )""",
     """CREATE TABLE IF NOT EXISTS documents (
         seq INTEGER NOT NULL,
@@ -147,20 +153,26 @@ class Spool:
         *,
         documents: Sequence[tuple[str, str, str]] = (),
         points: int = 0,
+        batch: str | None = None,
         maybe_sent: bool = False,
     ) -> None:
         """Keep one write, after every write already kept.
 
         ``documents`` are the (id, kind, document) triples it stores, for reads
-        while it waits. Metric points (``body`` a JSON array) are merged into the
-        last write when that one holds points too and has not been tried yet.
+        while it waits. Metric points (``body`` a JSON array, ``batch`` their
+        batch id) are merged into the last write when neither may have reached
+        the server: that write holds points too and has not been tried yet, and
+        ``maybe_sent`` is False. The merged write keeps the batch id of its first
+        batch; the ids of the others are never sent, which is safe because none
+        of them was.
         """
         with self._transaction() as connection:
             if operation == "points" and not maybe_sent and self._merge_points(connection, body, points):
                 return
             seq = connection.execute(
-                "INSERT INTO writes (operation, path, body, points, maybe_sent, spooled_at) VALUES (?, ?, ?, ?, ?, ?)",
-                (operation, path, body, points, int(maybe_sent), _now_ms()),
+                "INSERT INTO writes (operation, path, body, points, maybe_sent, spooled_at, batch) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (operation, path, body, points, int(maybe_sent), _now_ms(), batch),
             ).lastrowid
             connection.executemany(
                 "INSERT INTO documents VALUES (?, ?, ?, ?)", [(seq, id_, kind, doc) for id_, kind, doc in documents]
@@ -187,14 +199,14 @@ class Spool:
         """
         with self._transaction() as connection:
             row = connection.execute(
-                "SELECT seq, operation, path, body, maybe_sent FROM writes ORDER BY seq LIMIT 1"
+                "SELECT seq, operation, path, body, maybe_sent, batch FROM writes ORDER BY seq LIMIT 1"
             ).fetchone()
             if row is None:
                 return None
             if not row[4]:
                 connection.execute("UPDATE writes SET maybe_sent = 1 WHERE seq = ?", (row[0],))
-        seq, operation, path, body, maybe_sent = row
-        return SpooledWrite(seq, operation, path, body, bool(maybe_sent))
+        seq, operation, path, body, maybe_sent, batch = row
+        return SpooledWrite(seq, operation, path, body, bool(maybe_sent), batch)
 
     def remove(self, write: SpooledWrite) -> None:
         """Forget a write the server has stored."""
@@ -260,6 +272,7 @@ class Spool:
                 connection.execute("BEGIN IMMEDIATE")
                 for statement in _SCHEMA:
                     connection.execute(statement)
+                _add_batch_column(connection)
                 if self.server_uri:
                     connection.execute("INSERT OR IGNORE INTO meta VALUES ('server', ?)", (self.server_uri,))
                 connection.execute("COMMIT")
@@ -294,6 +307,13 @@ class Spool:
                 if connection.in_transaction:
                     connection.execute("ROLLBACK")
                 raise
+
+
+def _add_batch_column(connection: sqlite3.Connection) -> None:
+    """Give a spool made before batch ids existed the column that keeps them (its writes get None)."""
+    columns = {row[1] for row in connection.execute("PRAGMA table_info(writes)")}
+    if "batch" not in columns:
+        connection.execute("ALTER TABLE writes ADD COLUMN batch TEXT")
 
 
 def _now_ms() -> int:

@@ -1,9 +1,10 @@
 """What the SQL backends (``sqlite://``, ``postgresql://``) share: query conditions and schema migrations.
 
-Both keep the same tables (entities, links, labels, scores, points) and the
-same schema versions; they differ in the driver's parameter marker, in how
-text is written into filtered columns, in how labels are looked up and in
-where the schema version is kept.
+Both keep the same tables (entities, links, labels, scores, points, and
+batches: the ids of the batches of points applied, per run, forgotten when the
+run ends) and the same schema versions; they differ in the driver's parameter
+marker, in how text is written into filtered columns, in how labels are looked
+up and in where the schema version is kept.
 """
 
 from __future__ import annotations

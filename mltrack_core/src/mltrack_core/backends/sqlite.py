@@ -2,7 +2,7 @@
 
 URIs follow SQLAlchemy's convention: ``sqlite:///relative/path.db`` (three
 slashes) and ``sqlite:////absolute/path.db`` (four); ``~`` is expanded;
-``?mode=ro`` opens the store read-only.
+``?mode=ro`` opens the store read-only, like ``connect(uri, read_only=True)``.
 
 Several processes and threads may write at once. The database runs in WAL
 mode; every write is one ``BEGIN IMMEDIATE`` transaction (so a write never
@@ -11,12 +11,27 @@ for and retried rather than reported as "database is locked". Creating the
 tables happens inside such a transaction too, so processes racing to create a
 new store all succeed. The schema is versioned (``PRAGMA user_version``) and
 migrated forward when a store made by an older release is opened.
+
+Reading never changes a file. A store opened read-only is never created,
+migrated or switched to WAL mode: a missing file, a file that is not an
+mltrack store (another application's database is never given mltrack's
+tables, not even when opened for writing) and a store made by an older
+release are refused with a message saying so. A store whose file or folder
+this process cannot write (a read-only mount, another user's store) is opened
+read-only even when writing was asked for: reads work, writes raise
+:class:`~mltrack_core.errors.StoreReadOnlyError`. To read a WAL database,
+SQLite needs its ``-shm`` file, which it creates when missing; in a folder
+that nobody may write (a read-only filesystem, or a folder without any write
+permission) the store cannot change while it is read, so it is then read as
+immutable (SQLite's ``immutable=1``) without that file.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
+import os
 import random
 import sqlite3
 import threading
@@ -24,14 +39,16 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Literal, TypeVar
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from mltrack_core.backends.sql import Dialect, check_schema_version, migrate
+from mltrack_core.backends.uris import mask_credentials
 from mltrack_core.errors import (
     StoreCorruptError,
     StoreError,
     StoreReadOnlyError,
     StoreUnavailableError,
+    StoreVersionError,
 )
 from mltrack_core.hookspecs import hookimpl
 from mltrack_core.store import BaseStore, Link, Point, Query, Record, StoredDocument
@@ -41,31 +58,60 @@ BUSY_TIMEOUT_SECONDS = 30.0
 GIVE_UP_AFTER_SECONDS = 300.0
 """How long a write keeps retrying a busy database before raising StoreUnavailableError."""
 _CHUNK = 500  # ids per IN (...) list, well under SQLite's variable limit
+_EFFECTIVE_IDS = os.access in os.supports_effective_ids  # permissions of the effective user, as open() sees them
+_ASKED_READ_ONLY = "the store was opened read-only (read_only=True or ?mode=ro); connect without them to write"
+_CANNOT_WRITE = (
+    "the store cannot be written: its file or folder is read-only for this process (a read-only filesystem, "
+    "or no write permission); it can still be read"
+)
 
 _Result = TypeVar("_Result")
 
 
 @hookimpl
-def mltrack_open_store(uri: str) -> SqliteStore:
-    """The SQLite store a ``sqlite://`` URI names, created when missing (entry point ``sqlite``)."""
-    path, read_only = parse_uri(uri)
-    return SqliteStore(path, read_only=read_only, uri=uri)
+def mltrack_open_store(uri: str, read_only: bool) -> SqliteStore:
+    """The SQLite store a ``sqlite://`` URI names, created when missing unless read-only (entry point ``sqlite``)."""
+    path, read_only_uri = parse_uri(uri)
+    return SqliteStore(path, read_only=read_only or read_only_uri, uri=uri)
+
+
+_HOW_TO_WRITE = "write sqlite:///relative/path.db or sqlite:////absolute/path.db"
 
 
 def parse_uri(uri: str) -> tuple[Path, bool]:
-    """The file path and read-only flag of a ``sqlite://`` URI."""
-    parts = urlsplit(uri)
+    """The file path and read-only flag of a ``sqlite://`` URI.
+
+    Args:
+        uri: ``sqlite:///relative/path.db`` or ``sqlite:////absolute/path.db``, maybe with ``?mode=ro``.
+
+    Returns:
+        The path (``~`` expanded) and whether ``?mode=ro`` was given.
+
+    Raises:
+        StoreError: ``uri`` is malformed, has an unknown option or names no possible file.
+    """
+    shown = mask_credentials(uri)
+    try:
+        parts = urlsplit(uri)
+    except ValueError as exc:
+        raise StoreError(f"cannot read {shown!r} as a URI ({exc}): {_HOW_TO_WRITE}") from None
     if parts.netloc or not parts.path.startswith("/") or len(parts.path) < 2:
-        raise StoreError(
-            f"cannot read the SQLite store path from {uri!r}: write sqlite:///relative/path.db "
-            "or sqlite:////absolute/path.db"
-        )
-    options = parse_qs(parts.query)
+        raise StoreError(f"cannot read the SQLite store path from {shown!r}: {_HOW_TO_WRITE}")
+    options = parse_qs(parts.query, keep_blank_values=True)
     unknown = sorted(set(options) - {"mode"})
     mode = options.get("mode", ["rw"])[-1]
     if unknown or mode not in ("ro", "rw"):
-        raise StoreError(f"unsupported option in {uri!r}: only ?mode=ro (read-only) or ?mode=rw is understood")
-    return Path(unquote(parts.path[1:])).expanduser(), mode == "ro"
+        raise StoreError(f"unsupported option in {shown!r}: only ?mode=ro (read-only) or ?mode=rw is understood")
+    try:
+        text = unquote(parts.path[1:], errors="strict")
+    except UnicodeDecodeError:
+        raise StoreError(f"the store path in {shown!r} is not percent-encoded UTF-8; {_HOW_TO_WRITE}") from None
+    if "\x00" in text:
+        raise StoreError(f"the store path in {shown!r} contains a NUL character (%00), which no file name can hold")
+    try:
+        return Path(text).expanduser(), mode == "ro"
+    except RuntimeError as exc:  # ~name of an unknown user
+        raise StoreError(f"cannot expand the ~ of the store path in {shown!r}: {exc}") from None
 
 
 # ---------------------------------------------------------------- schema and migrations
@@ -139,17 +185,67 @@ def _add_labels(connection: sqlite3.Connection) -> None:
         )
 
 
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_create_tables, _add_labels)
+def _add_batches(connection: sqlite3.Connection) -> None:
+    """Version 3: the ids of applied batches of metric points, so that a retried batch is applied once."""
+    connection.execute(
+        """CREATE TABLE batches (
+            batch_id TEXT NOT NULL,
+            run_id TEXT NOT NULL,
+            PRIMARY KEY (batch_id, run_id)
+        ) WITHOUT ROWID"""
+    )
+    connection.execute("CREATE INDEX batches_by_run ON batches (run_id)")
+
+
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_create_tables, _add_labels, _add_batches)
 """``MIGRATIONS[n]`` brings a store from version n to n + 1. Append; never edit a released step."""
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-def _schema_version(connection: sqlite3.Connection) -> int:
-    return connection.execute("PRAGMA user_version").fetchone()[0]
-
-
 def _record_schema_version(connection: sqlite3.Connection, version: int) -> None:
     connection.execute(f"PRAGMA user_version = {version}")
+
+
+def _schema_state(connection: sqlite3.Connection) -> tuple[int, bool]:
+    """The schema version and whether the file holds any table, read at once (another process may be creating them)."""
+    version, tables = connection.execute(
+        "SELECT (SELECT user_version FROM pragma_user_version), (SELECT count(*) FROM sqlite_master)"
+    ).fetchone()
+    return version, tables > 0
+
+
+# ---------------------------------------------------------------- files, permissions, SQLite's error codes
+
+
+def _may_write(path: Path) -> bool:
+    """Whether this process may write ``path`` (a file, or a folder to create files in)."""
+    if _on_read_only_filesystem(path):  # access() may only look at the permission bits
+        return False
+    return os.access(path, os.W_OK | (os.X_OK if path.is_dir() else 0), effective_ids=_EFFECTIVE_IDS)
+
+
+def _nobody_may_write(folder: Path) -> bool:
+    """Whether no one (root aside) may create files in ``folder``: a read-only filesystem, or no write permission."""
+    return _on_read_only_filesystem(folder) or folder.stat().st_mode & 0o222 == 0
+
+
+def _on_read_only_filesystem(path: Path) -> bool:
+    statvfs = getattr(os, "statvfs", None)  # not on Windows
+    return statvfs is not None and bool(statvfs(path).f_flag & os.ST_RDONLY)
+
+
+def _in_wal_mode(path: Path) -> bool:
+    """Whether the SQLite file ``path`` is a WAL database (its header's read and write versions are 2)."""
+    with path.open("rb") as file:
+        header = file.read(20)
+    return len(header) == 20 and header.startswith(b"SQLite format 3\x00") and header[18:20] == b"\x02\x02"
+
+
+def _is_busy(exc: sqlite3.Error) -> bool:
+    """Whether ``exc`` says another connection holds a lock (worth waiting for and retrying)."""
+    name = getattr(exc, "sqlite_errorname", "")  # Python 3.11+
+    message = str(exc)
+    return name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in message or "busy" in message
 
 
 # ---------------------------------------------------------------- the store
@@ -166,36 +262,122 @@ class SqliteStore(BaseStore[sqlite3.Connection]):
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
         self._closed = False
-        if read_only and not self.path.exists():
-            raise StoreError(f"no SQLite store at {self.path} to open read-only")
-        if not read_only:
-            self._create_parent_directory()
+        self._opening = True  # errors name the file only while opening: later ones may reach remote clients
+        self._refusal = _ASKED_READ_ONLY if read_only else None  # why writes are refused, if they are
+        self._pragmas = ["PRAGMA query_only = ON"] if read_only else []
+        self._target, self._target_is_uri = self._choose_access()
+        # in WAL mode, NORMAL keeps commits across a crash of the process and syncs at checkpoints
+        self._pragmas.append("PRAGMA synchronous = NORMAL")
         self._prepare()
+        self._opening = False
 
     # ------------------------------------------------------------ opening
+
+    def _choose_access(self) -> tuple[str, bool]:
+        """What to connect to (a path, or a ``file:`` URI and True), deciding whether writes are refused."""
+        try:
+            if self.path.is_dir():
+                raise StoreError(
+                    f"{self.path} is a folder, not an mltrack store; name a file in it, "
+                    f"e.g. sqlite:///{self.path / 'store.db'}"
+                )
+            if not self.path.exists():
+                if self.read_only:
+                    raise StoreError(
+                        f"there is no mltrack store at {self.path} (no SQLite store file there); "
+                        "check the path or MLTRACK_URI"
+                    )
+                self._create_parent_directory()
+                return str(self.path), False
+            if not (_may_write(self.path) and _may_write(self._folder())):
+                self._refusal = _CANNOT_WRITE
+                return f"file:{quote(str(self.path))}?mode=ro{self._immutable_option()}", True
+            # mode=rw: never creates the file; read_only then relies on query_only, and SQLite cleans up
+            # its -wal and -shm files when the last connection closes, as it cannot after a mode=ro one
+            return f"file:{quote(str(self.path))}?mode=rw", True
+        except StoreError:  # some are OSErrors too (StoreReadOnlyError is a PermissionError)
+            raise
+        except OSError as exc:
+            raise StoreError(
+                f"cannot open the store {self.path}: {exc.strerror or exc} (check the path and permissions)"
+            ) from exc
 
     def _create_parent_directory(self) -> None:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise StoreError(f"cannot create the folder of the store {self.path}: {exc.strerror}") from exc
+            error = StoreReadOnlyError if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM) else StoreError
+            raise error(f"cannot create the folder of the store {self.path}: {exc.strerror}") from exc
+        if not _may_write(self.path.parent):
+            raise StoreReadOnlyError(
+                f"cannot create the store {self.path}: its folder cannot be written (a read-only filesystem, "
+                "or no write permission); choose another path"
+            )
+
+    def _folder(self) -> Path:
+        """The folder SQLite keeps the ``-wal`` and ``-shm`` files in: the real file's, symlinks followed."""
+        return Path(os.path.realpath(self.path)).parent
+
+    def _immutable_option(self) -> str:
+        """``&immutable=1`` when the store must and may be read without its ``-shm`` file, else nothing.
+
+        Returns:
+            The option to add to the read-only ``file:`` URI, or an empty string.
+
+        Raises:
+            StoreError: the store is a WAL database that SQLite cannot read here and that may change.
+        """
+        real = os.path.realpath(self.path)
+        if not _in_wal_mode(self.path) or os.path.exists(f"{real}-shm") or _may_write(self._folder()):
+            return ""  # SQLite reads it as it is, or creates the -shm file it needs
+        if not os.path.exists(f"{real}-wal") and _nobody_may_write(self._folder()):
+            return "&immutable=1"  # no -wal and nobody may create one: nothing can change the file
+        raise StoreError(
+            f"cannot read the store {self.path}: SQLite needs to create {real}-shm to read it, and this user may "
+            "not write its folder, while others may (so it could change while read). Make the folder writable "
+            "for this user, or read-only for everyone (chmod a-w, or a read-only mount), or read it through "
+            "`mltrack server`"
+        )
 
     def _prepare(self) -> None:
         reader = self._connection()
-        version = self._translate(lambda: _schema_version(reader))
+        version, has_tables = self._translate(lambda: _schema_state(reader))
         check_schema_version(self.path, version, SCHEMA_VERSION)
         if version == SCHEMA_VERSION:
             return
+        if version == 0 and (self.read_only or has_tables):
+            raise self._not_a_store_error()
         if self.read_only:
+            raise StoreVersionError(
+                f"the store {self.path} has schema version {version}, made by an older mltrack; this one reads "
+                f"version {SCHEMA_VERSION}. Open it once for writing to migrate it (mt.connect(uri) without "
+                "read_only or ?mode=ro), then read it"
+            )
+        if self._refusal is not None:
             raise StoreReadOnlyError(
-                f"the store {self.path} has schema version {version} and needs migrating to "
-                f"{SCHEMA_VERSION}; open it once without ?mode=ro"
+                f"the store {self.path} needs its tables created or migrated to schema version {SCHEMA_VERSION}, "
+                "but its file or folder cannot be written by this process; open it once where it can be written"
             )
         self._retry_busy(self._switch_to_wal)
-        version = self._in_transaction(
-            lambda connection: migrate(connection, MIGRATIONS, _schema_version(connection), _record_schema_version)
-        )
+        version = self._in_transaction(self._migrate)
         check_schema_version(self.path, version, SCHEMA_VERSION)
+
+    def _migrate(self, connection: sqlite3.Connection) -> int:
+        """Create or migrate the tables, unless another process did (the version is read again under the lock)."""
+        version, has_tables = _schema_state(connection)
+        if version == 0 and has_tables:
+            raise self._not_a_store_error()
+        return migrate(connection, MIGRATIONS, version, _record_schema_version)
+
+    def _not_a_store_error(self) -> StoreCorruptError:
+        if self.path.stat().st_size == 0:
+            return StoreCorruptError(
+                f"{self.path} is an empty file, not an mltrack store; check the path or MLTRACK_URI"
+            )
+        return StoreCorruptError(
+            f"{self.path} is an SQLite database but not an mltrack store; check the path or MLTRACK_URI "
+            "(mltrack does not add its tables to another application's database)"
+        )
 
     def _switch_to_wal(self) -> None:
         mode = self._connection().execute("PRAGMA journal_mode = WAL").fetchone()[0]
@@ -207,18 +389,22 @@ class SqliteStore(BaseStore[sqlite3.Connection]):
         if connection is not None:
             return connection
         if self._closed:
-            raise StoreError(f"the store {self.uri} was closed; connect again")
-        if self.read_only:
-            target, uri = f"file:{self.path}?mode=ro", True
-        else:
-            target, uri = str(self.path), False
+            raise StoreError("the store was closed; connect again")
         try:
             connection = sqlite3.connect(
-                target, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False, uri=uri
+                self._target,
+                timeout=BUSY_TIMEOUT_SECONDS,
+                isolation_level=None,
+                check_same_thread=False,
+                uri=self._target_is_uri,
             )
-            # in WAL mode, NORMAL keeps commits across a crash of the process and syncs at checkpoints
-            connection.execute("PRAGMA synchronous = NORMAL")
         except sqlite3.Error as exc:
+            raise self._store_error(exc) from exc
+        try:
+            for pragma in self._pragmas:
+                connection.execute(pragma)
+        except sqlite3.Error as exc:
+            connection.close()
             raise self._store_error(exc) from exc
         with self._connections_lock:
             self._connections.append(connection)
@@ -228,51 +414,61 @@ class SqliteStore(BaseStore[sqlite3.Connection]):
     # ------------------------------------------------------------ transactions and errors
 
     def _in_transaction(self, action: Callable[[sqlite3.Connection], _Result]) -> _Result:
-        if self.read_only:
-            raise StoreReadOnlyError(f"the store {self.uri} was opened read-only (?mode=ro); it cannot be written")
+        if self._refusal is not None:
+            raise StoreReadOnlyError(self._refusal)
         connection = self._connection()
         self._retry_busy(lambda: connection.execute("BEGIN IMMEDIATE"))
         try:
-            result = action(connection)
+            result = self._translate(lambda: action(connection))
             self._retry_busy(lambda: connection.execute("COMMIT"))
         except BaseException:
             if connection.in_transaction:
-                connection.execute("ROLLBACK")
+                with contextlib.suppress(sqlite3.Error):  # the error that got here says more
+                    connection.execute("ROLLBACK")
             raise
         return result
 
-    def _retry_busy(self, action: Callable[[], object]) -> object:
+    def _retry_busy(self, action: Callable[[], _Result]) -> _Result:
         deadline = time.monotonic() + GIVE_UP_AFTER_SECONDS
         delay = 0.01
         while True:
             try:
-                return self._translate(action)
-            except StoreUnavailableError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(delay * (1 + random.random()))
-                delay = min(delay * 2, 1.0)
+                return action()
+            except sqlite3.Error as exc:
+                if not _is_busy(exc) or time.monotonic() > deadline:
+                    raise self._store_error(exc) from exc
+            time.sleep(delay * (1 + random.random()))
+            delay = min(delay * 2, 1.0)
 
-    def _translate(self, action: Callable[[], object]) -> object:
+    def _translate(self, action: Callable[[], _Result]) -> _Result:
         try:
             return action()
         except sqlite3.Error as exc:
             raise self._store_error(exc) from exc
 
     def _store_error(self, exc: sqlite3.Error) -> StoreError:
+        """The StoreError for ``exc``; it names the file only while opening (see ``_opening``)."""
         message = str(exc)
-        if "locked" in message or "busy" in message:
-            return StoreUnavailableError(f"the store {self.path} stayed locked by another writer: {message}")
-        if "readonly" in message or "read-only" in message:
-            return StoreReadOnlyError(f"the store {self.path} cannot be written: {message}")
+        name = getattr(exc, "sqlite_errorname", "")  # Python 3.11+
+        store = f"the store {self.path}" if self._opening else "the store"
+        if self._closed:
+            return StoreError("the store was closed; connect again")
+        if _is_busy(exc):
+            return StoreUnavailableError(f"{store} stayed locked by another writer: {message}")
+        if name.startswith("SQLITE_READONLY") or "readonly" in message or "read-only" in message:
+            return StoreReadOnlyError(
+                f"{store} cannot be written: its file or folder is read-only for this process ({message})"
+            )
+        if name == "SQLITE_FULL" or "disk is full" in message:
+            return StoreUnavailableError(f"{store} cannot be written: the disk is full ({message}); free some space")
         if "not a database" in message or "malformed" in message or "file is encrypted" in message:
+            what = f"{self.path} is not a readable mltrack store" if self._opening else "the store file is damaged"
             return StoreCorruptError(
-                f"{self.path} is not a readable mltrack store ({message}); point MLTRACK_URI at another "
-                "file or restore this one from a backup"
+                f"{what} ({message}); point MLTRACK_URI at another file or restore this one from a backup"
             )
         if "unable to open" in message:
-            return StoreError(f"cannot open the store {self.path}: {message} (check the path and permissions)")
-        return StoreError(f"the store {self.path} failed: {message}")
+            return StoreError(f"cannot open {store}: {message} (check the path and permissions)")
+        return StoreError(f"{store} failed: {message}")
 
     def _read(self, sql: str, parameters: Sequence[object] = ()) -> list[tuple]:
         connection = self._connection()
@@ -282,7 +478,7 @@ class SqliteStore(BaseStore[sqlite3.Connection]):
 
     def get(self, ids: Sequence[str]) -> dict[str, StoredDocument]:
         found = {}
-        for chunk in _chunks(list(dict.fromkeys(ids))):
+        for chunk in _chunks(_storable(ids)):
             marks = ",".join("?" * len(chunk))
             for id_, kind, document in self._read(
                 f"SELECT id, kind, document FROM entities WHERE id IN ({marks})", chunk
@@ -303,7 +499,7 @@ class SqliteStore(BaseStore[sqlite3.Connection]):
     def links(self, ids: Sequence[str], direction: Literal["out", "in"]) -> list[Link]:
         column = "source" if direction == "out" else "target"
         found = []
-        for chunk in _chunks(list(dict.fromkeys(ids))):
+        for chunk in _chunks(_storable(ids)):
             marks = ",".join("?" * len(chunk))
             rows = self._read(f"SELECT source, relation, target FROM links WHERE {column} IN ({marks})", chunk)
             found.extend(Link(*row) for row in rows)
@@ -311,7 +507,9 @@ class SqliteStore(BaseStore[sqlite3.Connection]):
 
     def scores(self, dataset_ids: Sequence[str], metric: str) -> list[tuple[str, float]]:
         found = []
-        for chunk in _chunks(list(dict.fromkeys(dataset_ids))):
+        if not _encodable(metric):
+            return []
+        for chunk in _chunks(_storable(dataset_ids)):
             marks = ",".join("?" * len(chunk))
             rows = self._read(
                 "SELECT s.entity_id, s.value FROM links AS l JOIN scores AS s "
@@ -322,6 +520,8 @@ class SqliteStore(BaseStore[sqlite3.Connection]):
         return found
 
     def points(self, run_id: str) -> list[Point]:
+        if not _encodable(run_id):
+            return []
         rows = self._read("SELECT * FROM points WHERE run_id = ? ORDER BY rowid", (run_id,))
         return [Point(*row) if row[2].__class__ is float else Point(*row[:2], float(row[2]), *row[3:]) for row in rows]
 
@@ -363,6 +563,16 @@ class SqliteStore(BaseStore[sqlite3.Connection]):
         rows = [point if point[2] == point[2] else (*point[:2], "NaN", *point[3:]) for point in points]
         connection.executemany("INSERT INTO points VALUES (?, ?, ?, ?, ?, ?)", rows)
 
+    def _claim_batch(self, connection: sqlite3.Connection, batch_id: str, run_ids: list[str]) -> bool:
+        # nothing to wait for: BEGIN IMMEDIATE keeps every other writer out
+        if connection.execute("SELECT 1 FROM batches WHERE batch_id = ? LIMIT 1", (batch_id,)).fetchone():
+            return False
+        connection.executemany("INSERT INTO batches VALUES (?, ?)", [(batch_id, run_id) for run_id in run_ids])
+        return True
+
+    def _forget_batches(self, connection: sqlite3.Connection, run_id: str) -> None:
+        connection.execute("DELETE FROM batches WHERE run_id = ?", (run_id,))
+
     # ------------------------------------------------------------ internals
 
     def _insert(self, connection: sqlite3.Connection, records: list[Record]) -> None:
@@ -388,6 +598,22 @@ class SqliteStore(BaseStore[sqlite3.Connection]):
             "INSERT OR REPLACE INTO scores VALUES (?, ?, ?)",
             [(r.id, metric, value) for r in records for metric, value in r.scores],
         )
+
+
+def _encodable(text: str) -> bool:
+    """Whether SQLite can take ``text``: no lone surrogates (which no store holds, so they match nothing)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    except AttributeError:  # not text: SQLite compares it as it is
+        return True
+    return True
+
+
+def _storable(ids: Sequence[str]) -> list[str]:
+    """The distinct ``ids`` that SQLite can take, in order."""
+    return [id_ for id_ in dict.fromkeys(ids) if _encodable(id_)]
 
 
 def _chunks(items: list[str]) -> Iterator[list[str]]:

@@ -10,6 +10,13 @@ against the published definitions, into one folder per kind::
     predictions/<id>.json     PredictionMetadata
     evaluations/<id>.json     Evaluation
 
+An id that is not a plain lowercase file name (for example ``Run-1`` or, from
+a store written before ids were restricted, ``../x``) is written under a
+readable prefix and a digest of the id (see
+:func:`mltrack_core.artifacts.safe_file_name`): no file is ever written
+outside ``directory``. The documents are standard JSON: non-finite numbers
+are written as the strings ``"NaN"``, ``"Infinity"`` and ``"-Infinity"``.
+
 The published schema stores values as text and has no place for some of
 mltrack's fields (fingerprints, several ``derived_from`` links, experiments,
 parameter defaults, run state, ...). So that nothing is lost, every document
@@ -30,6 +37,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mltrack_core.artifacts import safe_file_name
+from mltrack_core.errors import MltrackError
 from mltrack_core.schema import (
     ConfusionMatrix,
     Dataset,
@@ -43,6 +52,7 @@ from mltrack_core.schema import (
     TrainingRun,
     Transform,
     TypedColumn,
+    dumps,
 )
 
 if TYPE_CHECKING:
@@ -100,6 +110,10 @@ def export(tracker: Tracker, directory: str | Path, *, on_document: Callable[[],
 
     Returns:
         how many documents were written to each folder.
+
+    Raises:
+        MltrackError: a document's place resolves outside ``directory`` (a folder in it is a link leading out).
+        OSError: ``directory`` cannot be created or written.
     """
     directory = Path(directory)
     summary = ExportSummary(directory)
@@ -109,13 +123,24 @@ def export(tracker: Tracker, directory: str | Path, *, on_document: Callable[[],
             folder, document = UNEXPRESSIBLE_FOLDER, entity.to_json()
         else:
             document = to_spec_document(entity, _embedded_transforms(tracker, entity))
-        target = directory / folder / f"{entity.id}.json"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+        target = _place_of(directory, folder, entity.id)
+        target.write_text(dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
         summary.written[folder] = summary.written.get(folder, 0) + 1
         if on_document is not None:
             on_document()
     return summary
+
+
+def _place_of(directory: Path, folder: str, entity_id: str) -> Path:
+    """The file of an entity's document, checked to be inside ``directory`` once links are resolved."""
+    target = directory / folder / safe_file_name(entity_id, ".json")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if not target.resolve().is_relative_to(directory.resolve()):
+        raise MltrackError(
+            f"the export of {entity_id!r} would be written to {target.resolve()}, outside {directory}: "
+            f"{target} or its folder is a link leading out; export to a fresh folder"
+        )
+    return target
 
 
 def _all_entities(tracker: Tracker) -> Iterator[Entity]:

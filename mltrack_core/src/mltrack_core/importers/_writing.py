@@ -5,8 +5,10 @@ environments; the tracker's defaults (the importing user, this machine's
 environment) must not be added to it, and finished training runs must keep
 their start and end times. So importers write with :meth:`Tracker.restore
 <mltrack_core.tracker.Tracker.restore>`, which still enforces write-once ids
-and existing references, and tells the observers; this module adds the
-importer's bookkeeping and a clear error for content that changed.
+and existing references, writes everything (finished runs with their points)
+in one transaction, so an import cut short by a crash leaves nothing and can be
+run again, and tells the observers; this module adds the importer's
+bookkeeping and a clear error for content that changed.
 """
 
 from __future__ import annotations

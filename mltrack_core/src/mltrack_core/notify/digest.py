@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import email.utils
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from email.message import EmailMessage
 from typing import TYPE_CHECKING
 
+from mltrack_core._dates import utc_text
 from mltrack_core.regression import CHECK_TAG, COMMIT_TAG
 from mltrack_core.schema import Dataset, Evaluation, Model, TrainingRun, TrainingState, now_ms
 
@@ -244,4 +244,4 @@ def _count(number: int, noun: str) -> str:
 
 
 def _when(milliseconds: int) -> str:
-    return datetime.fromtimestamp(milliseconds / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return utc_text(milliseconds, "%Y-%m-%d %H:%M UTC")

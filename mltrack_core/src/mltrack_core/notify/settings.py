@@ -24,16 +24,25 @@ Without a host and recipients nothing is configured, and the observer stays sile
 from __future__ import annotations
 
 import configparser
+import math
 import os
 import socket
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from mltrack_core.artifacts import mltrack_home
 from mltrack_core.errors import MltrackError
 
-__all__ = ["CONFIG_VARIABLE", "EVENTS", "NotifyConfigurationError", "NotifySettings", "config_path", "load_settings"]
+__all__ = [
+    "CONFIG_VARIABLE",
+    "EVENTS",
+    "NotifyConfigurationError",
+    "NotifySettings",
+    "checked_addresses",
+    "config_path",
+    "load_settings",
+]
 
 CONFIG_VARIABLE = "MLTRACK_NOTIFY_CONFIG"
 EVENTS = ("run-failed", "run-ended", "regression")
@@ -113,10 +122,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> NotifySettings | 
     unknown = sorted(events - set(EVENTS) - {"none"})
     if unknown:
         raise _invalid(("digest", "on"), ", ".join(unknown), f"events among {', '.join(EVENTS)}, or none")
+    if port is not None and port > 65535:
+        raise _invalid(("smtp", "port"), port_text, "a port number from 1 to 65535")
+    sender = values.get(("digest", "from")) or f"mltrack@{socket.getfqdn()}"
     return NotifySettings(
         host=host,
-        recipients=tuple(address.strip() for address in recipients.split(",") if address.strip()),
-        sender=values.get(("digest", "from")) or f"mltrack@{socket.getfqdn()}",
+        recipients=checked_addresses(recipients.split(","), _SETTINGS[("digest", "to")]),
+        sender=checked_addresses([sender], _SETTINGS[("digest", "from")])[0],
         port=port if port is not None else _DEFAULT_PORTS[security],
         security=security,
         username=values.get(("smtp", "username")) or None,
@@ -124,6 +136,21 @@ def load_settings(environ: Mapping[str, str] | None = None) -> NotifySettings | 
         timeout=_number(timeout_text, ("smtp", "timeout"), float) if timeout_text else 10.0,
         events=events - {"none"},
     )
+
+
+def checked_addresses(addresses: Iterable[str], setting: str) -> tuple[str, ...]:
+    """The email addresses, stripped; none may hold a line break or other control character (a forged header).
+
+    Raises:
+        NotifyConfigurationError: an address holds a control character; the message names ``setting``.
+    """
+    checked = tuple(address.strip() for address in addresses if address.strip())
+    for address in checked:
+        if not address.isprintable():
+            raise NotifyConfigurationError(
+                f"{setting}: the address {address!r} holds a line break or control character"
+            )
+    return checked
 
 
 def _read_file(path: Path, *, explicit: bool) -> dict[tuple[str, str], str]:
@@ -151,7 +178,7 @@ def _number(text: str, key: tuple[str, str], kind: type) -> float:
         number = kind(text)
     except ValueError:
         raise _invalid(key, text, "a number") from None
-    if number <= 0:
+    if not 0 < number < math.inf:
         raise _invalid(key, text, "a positive number")
     return number
 

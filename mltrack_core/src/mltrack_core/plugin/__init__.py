@@ -85,17 +85,20 @@ Writing a storage backend
 
 A backend's entry point is named after the URI scheme it opens (one entry
 point per scheme); its ``mltrack_open_store(uri)`` hook is only called for
-URIs of that scheme and returns a :class:`Store`::
+URIs of that scheme and returns a :class:`Store`. It may also take
+``read_only``: True when the caller only reads (``mltrack ls``, ...); the
+backend then creates and changes nothing, and refuses writes::
 
     [project.entry-points.mltrack]
     jsonlog = "mltrack_jsonlog.plugin"
 
 The rules every store keeps (write-once ids by content hash, references
 checked in the same transaction, a training run that changes only while it
-trains) are written once, in :class:`BaseStore`. A store of its own (a
-database, a service) subclasses it and supplies six primitives (one write
-transaction; inserting absent records; the kinds of stored ids; the states of
-runs; replacing a run; inserting points) and the reads of :class:`Store`;
+trains, a batch of points applied once) are written once, in
+:class:`BaseStore`. A store of its own (a database, a service) subclasses it
+and supplies seven primitives (one write transaction; inserting absent
+records; the kinds of stored ids; the states of runs; replacing a run;
+inserting points; claiming a batch id) and the reads of :class:`Store`;
 ``mltrack_core/backends/sqlite.py`` is the model. A store that keeps its state
 in memory builds on :class:`MemoryStore`. This complete backend keeps the
 memory store and appends every write to a JSON-lines file, which it replays
@@ -122,33 +125,39 @@ when opened again (``mltrack_jsonlog/plugin.py``)::
             self.path = path
             self.writing = threading.Lock()  # the file gets the writes in the order the store made them
             for line in path.read_text().splitlines() if path.exists() else ():
-                operation, payload = json.loads(line)
+                operation, payload, extra = json.loads(line)
                 if operation == "points":
-                    super().append_points([tuple(point) for point in payload])
+                    super().append_points([tuple(point) for point in payload], batch_id=extra)
                 else:
                     records = [record_of(entity_from_json(json.loads(document))) for document in payload]
-                    super().put(records) if operation == "put" else super().update_run(records[0])
+                    if operation == "put":
+                        super().put(records, [tuple(point) for point in extra])
+                    else:
+                        super().update_run(records[0])
 
-        def put(self, records):
+        def put(self, records, points=()):
             with self.writing:
-                written = super().put(records)
-                self.log("put", [record.document for record in records if record.id in written])
+                written = super().put(records, points)
+                documents = [record.document for record in records if record.id in written]
+                self.log("put", documents, [list(point) for point in points if point[0] in written])
                 return written
 
         def update_run(self, record):
             with self.writing:
                 super().update_run(record)
-                self.log("update_run", [record.document])
+                self.log("update_run", [record.document], None)
 
-        def append_points(self, points):
+        def append_points(self, points, batch_id=None):
             with self.writing:
-                super().append_points(points)
-                self.log("points", [list(point) for point in points])
+                applied = super().append_points(points, batch_id)
+                if applied:  # logged with its batch id: a retry after reopening is still a no-op
+                    self.log("points", [list(point) for point in points], batch_id)
+                return applied
 
-        def log(self, operation, payload):
+        def log(self, operation, payload, extra):
             if payload:
                 with self.path.open("a") as log:
-                    log.write(json.dumps([operation, payload]) + "\n")
+                    log.write(json.dumps([operation, payload, extra]) + "\n")
 
 Prove it with the contract suite, which checks a backend against every rule
 through the public API: in the backend's tests, subclass
@@ -166,7 +175,7 @@ tracker's life; it never makes a write fail. ``tryfirst``, ``trylast`` and
 wrappers work as in pluggy.
 """
 
-from mltrack_core.artifacts import ArtifactStore, location_of, mltrack_home
+from mltrack_core.artifacts import ArtifactStore, location_of, mltrack_home, safe_file_name
 from mltrack_core.backends.memory import MemoryStore
 from mltrack_core.demo import DemoResult
 from mltrack_core.errors import (
@@ -266,5 +275,6 @@ __all__ = [
     "mltrack_home",
     "record_of",
     "require_framework",
+    "safe_file_name",
     "supported_versions",
 ]

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from importlib.metadata import EntryPoint, entry_points
@@ -34,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 from mltrack_core import hookspecs
+from mltrack_core.backends.uris import mask_credentials
 from mltrack_core.errors import StoreError, TrackingWarning, UnknownSchemeError
 
 if TYPE_CHECKING:
@@ -52,6 +54,7 @@ ENTRY_POINT_GROUP = "mltrack"
 DISABLE_VARIABLE = "MLTRACK_DISABLE_PLUGINS"
 _CORE_DISTRIBUTION = "mltrack-core"
 _STORE_HOOK = "mltrack_open_store"
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")  # RFC 3986
 
 
 class PluginWarning(UserWarning):
@@ -67,26 +70,38 @@ class PluginManager(pluggy.PluginManager):
         self.stores: dict[str, object] = {}
         """The backend plugin registered for each URI scheme (the entry point's name)."""
 
-    def open_store(self, uri: str) -> Store:
+    def open_store(self, uri: str, *, read_only: bool = False) -> Store:
         """Open the store ``uri`` names with the backend registered for its scheme.
+
+        Args:
+            uri: The store URI; its scheme selects the backend.
+            read_only: Open it for reading only: nothing is created, migrated or converted, and a
+                missing store is an error (see the ``mltrack_open_store`` hook).
+
+        Returns:
+            The opened store.
 
         Raises:
             UnknownSchemeError: ``uri`` has no scheme, or no installed backend handles it.
             StoreError: the backend cannot open the store.
         """
+        if not isinstance(uri, str):
+            shown = f"{type(uri).__name__} {uri!r:.60}"
+            raise UnknownSchemeError(f"a store URI is text such as sqlite:///store.db, got {shown}")
+        shown = mask_credentials(uri)
         scheme, separator, _ = uri.partition("://")
-        if not separator:
-            raise UnknownSchemeError(f"{uri!r} is not a store URI; write it as scheme://..., e.g. sqlite:///store.db")
+        if not separator or not _SCHEME.fullmatch(scheme):
+            raise UnknownSchemeError(f"{shown!r} is not a store URI; write it as scheme://..., e.g. sqlite:///store.db")
         backend = self.stores.get(scheme.lower())
         if backend is None:
             raise UnknownSchemeError(
-                f"no installed backend handles {scheme!r} URIs (from {uri!r}); installed: "
+                f"no installed backend handles {scheme!r} URIs (from {shown!r}); installed: "
                 f"{', '.join(sorted(self.stores))}. Install the backend's package or fix the URI."
             )
         others = [plugin for plugin in self.get_plugins() if plugin is not backend]
-        store = self.subset_hook_caller(_STORE_HOOK, remove_plugins=others)(uri=uri)
+        store = self.subset_hook_caller(_STORE_HOOK, remove_plugins=others)(uri=uri, read_only=read_only)
         if store is None:
-            raise StoreError(f"the {self.get_name(backend)} backend did not open {uri!r}")
+            raise StoreError(f"the {self.get_name(backend)} backend did not open {shown!r}")
         return store
 
 

@@ -18,25 +18,44 @@ import json
 import logging
 import os
 import time
+import traceback
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
+from urllib.parse import unquote_to_bytes
 
 from mltrack_core import wire
-from mltrack_core.errors import MissingDependencyError, MltrackError, NotFoundError, SchemaError, StoreError
+from mltrack_core.errors import (
+    MissingDependencyError,
+    MltrackError,
+    NotFoundError,
+    SchemaError,
+    StoreError,
+    StoreReadOnlyError,
+)
 
 try:
     from fastapi import Depends, FastAPI, Query, Request
     from fastapi.exceptions import RequestValidationError
     from fastapi.openapi.utils import get_openapi
-    from fastapi.responses import Response
+    from fastapi.responses import JSONResponse
     from starlette.exceptions import HTTPException
 except ImportError as exc:  # pragma: no cover - depends on the installation
     raise MissingDependencyError(
         f"the mltrack server needs FastAPI and uvicorn ({exc.name} is missing): pip install 'mltrack-core[server]'"
     ) from exc
 
-from mltrack_core.schema import LINK_FIELDS, Entity, TrainingRun, entity_from_json
+from mltrack_core.schema import (
+    ID_RULE,
+    LINK_FIELDS,
+    MAX_COUNT,
+    MAX_TIME,
+    Entity,
+    TrainingRun,
+    dumps,
+    entity_from_json,
+    is_valid_id,
+)
 from mltrack_core.server import models
 from mltrack_core.server.auth import ANONYMOUS, READ, WRITE, Principal, TokenSet
 from mltrack_core.store import Query as StoreQuery
@@ -45,6 +64,7 @@ __all__ = [
     "DEFAULT_MAX_BODY_BYTES",
     "MAX_BODY_VARIABLE",
     "STORE_VARIABLE",
+    "EscapedLogRecords",
     "ServerSettings",
     "app_from_environment",
     "create_app",
@@ -98,24 +118,113 @@ def app_from_environment() -> FastAPI:
 # ---------------------------------------------------------------- responses
 
 
-class JsonResponse(Response):
-    """JSON answers; NaN and infinities keep Python's spelling, as in stored documents."""
+class JsonResponse(JSONResponse):
+    """Standard JSON answers: NaN and the infinities are written "NaN", "Infinity", "-Infinity".
 
-    media_type = "application/json"
+    Content given as bytes is JSON text already and is sent as it is (the fast path for stored documents).
+    """
 
     def render(self, content: Any) -> bytes:
         if isinstance(content, bytes):
             return content
-        return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        try:
+            text = json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        except ValueError:  # a NaN or an infinity somewhere: rare, so the common answer is not walked twice
+            text = dumps(content, ensure_ascii=False, separators=(",", ":"))
+        return _utf8(text)
+
+
+def _utf8(text: str) -> bytes:
+    # A lone surrogate can only sit inside a JSON string, where backslashreplace writes its JSON escape (\udxxx).
+    return text.encode("utf-8", "backslashreplace")
+
+
+def _standard(document: str) -> str:
+    """A stored document as standard JSON (stores keep NaN and the infinities in Python's spelling)."""
+    if "NaN" not in document and "Infinity" not in document:
+        return document  # the common case: no parsing needed
+    return dumps(json.loads(document), ensure_ascii=False, separators=(",", ":"))
 
 
 def _documents_json(documents: Sequence[str]) -> str:
-    """A JSON array of stored documents, which are JSON text already (no parsing needed)."""
-    return "[" + ",".join(documents) + "]"
+    """A JSON array of stored documents, which are JSON text already."""
+    return "[" + ",".join(_standard(document) for document in documents) + "]"
 
 
 def _error(status: int, error: str, message: str, headers: dict[str, str] | None = None) -> JsonResponse:
     return JsonResponse(wire.error_body(error, message, status), status_code=status, headers=headers)
+
+
+# ---------------------------------------------------------------- ids in paths
+
+
+def _path_id(text: str) -> str:
+    """An id from the request path; one that cannot be an id names nothing in any store (404, naming the rule)."""
+    if not is_valid_id(text):
+        raise NotFoundError(_no_such_id(text))
+    return text
+
+
+def _no_such_id(text: str) -> str:
+    return f"no entity has the id {text[:80]!r}: it is not a valid id ({ID_RULE})"
+
+
+def _segment_with_slash(raw_path: bytes) -> str | None:
+    """The first segment of a raw request path with an encoded ``/`` in it (decoded), or None."""
+    for segment in raw_path.split(b"/"):
+        if b"%2f" in segment.lower():
+            return unquote_to_bytes(segment).decode("utf-8", "replace")
+    return None
+
+
+# ---------------------------------------------------------------- logging
+
+
+def _printable(text: str) -> str:
+    """``text`` safe for one log line: unprintable characters (controls, line breaks, ...) and backslashes escaped."""
+    if text.isprintable() and "\\" not in text:
+        return text
+    return "".join(
+        character if character.isprintable() and character != "\\" else _escaped(character) for character in text
+    )
+
+
+def _escaped(character: str) -> str:
+    return "\\\\" if character == "\\" else repr(character)[1:-1]  # repr escapes: \n, \x1b, \u2028, \ud800
+
+
+_TRACEBACK_LINES = ("Traceback (most recent call last):", "  File ", "\nThe above exception", "\nDuring handling")
+
+
+def _traceback_text(error: BaseException) -> str:
+    """``error``'s traceback with its messages (and its causes') escaped; the code lines shown come from files."""
+    chunks = traceback.format_exception(error)
+    return "".join(
+        chunk if chunk.startswith(_TRACEBACK_LINES) else _printable(chunk.removesuffix("\n")) + "\n" for chunk in chunks
+    ).removesuffix("\n")
+
+
+class EscapedLogRecords(logging.Filter):
+    """Escapes what a log record says (message, arguments, exception messages), so no request can forge a line.
+
+    Request paths, ids, queries and token names reach the log; a ``%0A`` in a path must not start a new line.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "mltrack_escaped", False):
+            return True
+        record.msg = _printable(record.getMessage())
+        record.args = ()
+        if record.exc_info and record.exc_info[1] is not None and not record.exc_text:
+            record.exc_text = _traceback_text(record.exc_info[1])
+        record.mltrack_escaped = True
+        return True
+
+
+def _escape_log_records(target: logging.Logger | logging.Handler) -> None:
+    """Adds the escaping filter to ``target`` once."""
+    if not any(isinstance(existing, EscapedLogRecords) for existing in target.filters):
+        target.addFilter(EscapedLogRecords())
 
 
 # ---------------------------------------------------------------- middleware (plain ASGI)
@@ -158,8 +267,58 @@ class BodyLimit:
         await self.app(scope, limited_receive, send)
 
 
+class PathIds:
+    """Answers a request whose path has an encoded ``/`` in a segment with a 404 that names the id and the rule.
+
+    No id contains ``/``; routed on the decoded path, such a request would reach no endpoint, or another one.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        segment = _segment_with_slash(scope.get("raw_path") or b"") if scope["type"] == "http" else None
+        if segment is None:
+            await self.app(scope, receive, send)
+            return
+        await _error(404, "NotFoundError", _no_such_id(segment))(scope, receive, send)
+
+
+class Unexpected:
+    """Answers an exception that no handler took with a JSON 500 and logs it; the connection stays usable.
+
+    (Starlette's last-resort handler answers and then re-raises, so uvicorn closed the connection without a word.)
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: dict) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            if started:
+                raise  # part of an answer went out: only closing the connection can tell the client
+            logger.exception("unexpected failure on %s %s", scope["method"], scope["path"])
+            message = f"the server failed ({type(exc).__name__}); see the server's log"
+            await _error(500, "InternalServerError", message)(scope, receive, send)
+
+
 class AccessLog:
-    """Logs one line per request: client, method, path, status, duration and the token's name (never the token)."""
+    """Logs one line per request: client, method, path, status, duration and the token's name (never the token).
+
+    The logger's filter escapes what the client sent (see :class:`EscapedLogRecords`).
+    """
 
     def __init__(self, app: Any) -> None:
         self.app = app
@@ -182,11 +341,12 @@ class AccessLog:
         finally:
             client = scope.get("client") or ("-", 0)
             principal = scope.get("state", {}).get("principal", "-")
+            query = scope.get("query_string", b"").decode("latin-1")
             logger.info(
                 '%s "%s %s" %d %.1fms %s',
                 client[0],
                 scope["method"],
-                scope["path"],
+                f"{scope['path']}?{query}" if query else scope["path"],
                 status,
                 (time.perf_counter() - started) * 1000,
                 principal,
@@ -238,7 +398,7 @@ Writer = Annotated[Principal, Depends(_require(WRITE))]
 # ---------------------------------------------------------------- the rules, applied on the server
 
 
-def _entities_from(documents: Sequence[dict[str, Any]]) -> list[Entity]:
+def _entities_from(documents: Sequence[dict[str, Any]], *, with_points: bool = False) -> list[Entity]:
     entities = []
     for index, document in enumerate(documents):
         where = f"entities[{index}]"
@@ -250,7 +410,7 @@ def _entities_from(documents: Sequence[dict[str, Any]]) -> list[Entity]:
             raise SchemaError(f"{where}: the document is nested too deeply") from None
         except (TypeError, ValueError, AttributeError, KeyError) as exc:  # a converter choked on a wrong type
             raise SchemaError(f"{where} ({document.get('kind')} {document.get('id')!r}): {exc}") from None
-        if isinstance(entity, TrainingRun) and entity.scores_over_time:
+        if isinstance(entity, TrainingRun) and entity.scores_over_time and not with_points:
             raise SchemaError(
                 f"{where}: training run {entity.id!r} carries scores_over_time; "
                 "append metric points with POST /v1/points"
@@ -311,8 +471,11 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(MltrackError)
     async def mltrack_error(request: Request, exc: MltrackError) -> JsonResponse:
         status = wire.status_of(exc)
-        if isinstance(exc, StoreError) and status >= 500:
+        if status >= 500:  # the server's own problem: the log has the details, the client a message without paths
             logger.error("store failure on %s %s: %s", request.method, request.url.path, exc)
+            return _error(status, type(exc).__name__, _SERVER_TROUBLE.get(status, _SERVER_TROUBLE[500]))
+        if isinstance(exc, StoreReadOnlyError):
+            return _error(status, type(exc).__name__, "the store is read-only: this server can only answer reads")
         return _error(status, type(exc).__name__, str(exc))
 
     @app.exception_handler(RequestValidationError)
@@ -327,12 +490,17 @@ def _install_error_handlers(app: FastAPI) -> None:
             detail = f"no such endpoint: {request.method} {request.url.path} (the API is described at /openapi.json)"
         elif exc.status_code == 405:
             detail = f"{request.method} is not allowed on {request.url.path} (see /openapi.json)"
+        elif exc.status_code == 400 and detail == "There was an error parsing the body":  # FastAPI's words
+            detail = "the request body is not JSON text in UTF-8 (or it is nested too deeply to read)"
         return _error(exc.status_code, wire.PROTOCOL_ERRORS.get(exc.status_code, "HTTPError"), detail, exc.headers)
 
-    @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception) -> JsonResponse:
-        logger.exception("unexpected failure on %s %s", request.method, request.url.path)
-        return _error(500, "InternalServerError", f"the server failed ({type(exc).__name__}); see the server's log")
+    # Other exceptions are answered by the Unexpected middleware (a handler for Exception would re-raise).
+
+
+_SERVER_TROUBLE = {
+    500: "the server's store failed; the server's log has the details",
+    503: "the server's store is unavailable right now; try again later",
+}
 
 
 # ---------------------------------------------------------------- the app
@@ -379,12 +547,16 @@ def create_app(settings: ServerSettings | str) -> FastAPI:
         ),
         lifespan=lifespan,
         default_response_class=JsonResponse,
+        redirect_slashes=False,  # "/v1/entities/" is an empty id, not the listing
         redoc_url=None,
         responses={"default": {"model": models.ErrorOut, "description": "An error: its type, a message, the status"}},
     )
     app.state.settings = settings
+    _escape_log_records(logger)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
-    app.add_middleware(AccessLog)
+    app.add_middleware(Unexpected)
+    app.add_middleware(PathIds)
+    app.add_middleware(AccessLog)  # the outermost: it logs every answer, those of the other middlewares too
     _install_error_handlers(app)
     _add_routes(app)
     _add_entity_schemas(app)
@@ -401,7 +573,7 @@ def _add_entity_schemas(app: FastAPI) -> None:
                 description=app.description,
                 routes=app.routes,
             )
-            document = models.with_entity_references(document)
+            document = models.with_exact_integer_bounds(models.with_entity_references(document))
             document.setdefault("components", {}).setdefault("schemas", {}).update(models.entity_component_schemas())
             app.openapi_schema = document
         return app.openapi_schema
@@ -413,8 +585,18 @@ def _tracker(request: Request) -> Any:
     return request.app.state.tracker
 
 
+def _possible(ids: Sequence[str]) -> list[str]:
+    """The ids that can be ids: the others name nothing in any store (a lookup of them finds nothing)."""
+    return [id_ for id_ in ids if is_valid_id(id_)]
+
+
 def _add_routes(app: FastAPI) -> None:
-    @app.get("/v1/health", tags=["service"], summary="Whether the server and its store answer")
+    @app.get(
+        "/v1/health",
+        tags=["service"],
+        response_model=models.HealthOut,
+        summary="Whether the server and its store answer",
+    )
     def health(request: Request) -> JsonResponse:
         """Answers 200 when the server can read its store (no token needed)."""
         _tracker(request).store.get(["health-check"])
@@ -428,11 +610,14 @@ def _add_routes(app: FastAPI) -> None:
 
         Re-sending an entity with identical content (creation time aside) is a no-op, so retries are
         safe; other content under a stored id is refused (409). Every id an entity names must be
-        stored, or be in the same request, with the right kind (422 otherwise).
+        stored, or be in the same request, with the right kind (422 otherwise). A training run may
+        carry its scores_over_time (an imported run, ended already): its points are stored with it.
         """
-        entities = _entities_from(body.entities)
+        entities = _entities_from(body.entities, with_points=True)
+        tracker = _tracker(request)
+        with_points = any(isinstance(entity, TrainingRun) and entity.scores_over_time for entity in entities)
         try:
-            written = [entity.id for entity in _tracker(request).write(entities)]
+            written = [entity.id for entity in (tracker.restore if with_points else tracker.write)(entities)]
         except RecursionError:
             raise SchemaError("an entity is nested too deeply to be stored") from None
         new = set(written)
@@ -458,10 +643,10 @@ def _add_routes(app: FastAPI) -> None:
         for_prediction: str | None = None,
         tag: Annotated[list[str], Query(description="KEY=VALUE; repeat for several")] = [],  # noqa: B006
         annotation: Annotated[list[str], Query(description="KEY=VALUE; repeat for several")] = [],  # noqa: B006
-        created_after: Annotated[int | None, Query(ge=0, description="ms since 1970")] = None,
-        created_before: Annotated[int | None, Query(ge=0, description="ms since 1970")] = None,
+        created_after: Annotated[int | None, Query(ge=0, le=MAX_TIME, description="ms since 1970")] = None,
+        created_before: Annotated[int | None, Query(ge=0, le=MAX_TIME, description="ms since 1970")] = None,
         limit: Annotated[int, Query(ge=0, le=1000)] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=MAX_COUNT)] = 0,
     ) -> JsonResponse:
         """Entities matching every given filter, newest first, one page at a time (runs without their points)."""
         named = {
@@ -495,14 +680,14 @@ def _add_routes(app: FastAPI) -> None:
         documents = _documents_json([found[id_].document for id_ in ids if id_ in found])
         total = store.count(query)
         text = f'{{"total":{total},"offset":{offset},"limit":{limit},"entities":{documents}}}'
-        return JsonResponse(text.encode("utf-8"))
+        return JsonResponse(_utf8(text))
 
     @app.get(
         "/v1/entities/{entity_id}", tags=["entities"], response_model=models.EntityDocument, summary="Read one entity"
     )
     def get_entity(entity_id: str, request: Request, principal: Reader, with_scores: bool = True) -> JsonResponse:
         """The entity's document; a training run comes with its scores over time unless ``with_scores=false``."""
-        found = _tracker(request).get_many([entity_id], with_scores=with_scores).get(entity_id)
+        found = _tracker(request).get_many([_path_id(entity_id)], with_scores=with_scores).get(entity_id)
         if found is None:
             raise NotFoundError(f"no entity with id {entity_id!r} in this store")
         return JsonResponse(found.to_json())
@@ -510,9 +695,9 @@ def _add_routes(app: FastAPI) -> None:
     @app.post(wire.LOOKUP, tags=["entities"], response_model=models.EntitiesOut, summary="Read many")
     def lookup(body: models.IdsIn, request: Request, principal: Reader) -> JsonResponse:
         """The stored documents of those ids that exist (unknown ids are left out; runs without points)."""
-        found = _tracker(request).store.get(body.ids)
-        pairs = ",".join(f"{json.dumps(id_)}:{stored.document}" for id_, stored in found.items())
-        return JsonResponse(f'{{"entities":{{{pairs}}}}}'.encode())
+        found = _tracker(request).store.get(_possible(body.ids))
+        pairs = ",".join(f"{json.dumps(id_)}:{_standard(stored.document)}" for id_, stored in found.items())
+        return JsonResponse(_utf8(f'{{"entities":{{{pairs}}}}}'))
 
     @app.post(wire.QUERY_IDS, tags=["queries"], response_model=models.IdsOut, summary="Ids matching a query")
     def query_ids(body: models.QueryIn, request: Request, principal: Reader) -> JsonResponse:
@@ -529,17 +714,17 @@ def _add_routes(app: FastAPI) -> None:
     @app.post(wire.LINKS, tags=["lineage"], response_model=models.LinksOut, summary="Lineage edges")
     def links(body: models.LinksIn, request: Request, principal: Reader) -> JsonResponse:
         """Edges leaving (``out``: what the ids name) or entering (``in``: what names them) the ids."""
-        return JsonResponse({"links": _tracker(request).store.links(body.ids, body.direction)})
+        return JsonResponse({"links": _tracker(request).store.links(_possible(body.ids), body.direction)})
 
     @app.post(wire.SCORES, tags=["lineage"], response_model=models.ScoresOut, summary="Scores on datasets")
     def scores(body: models.ScoresIn, request: Request, principal: Reader) -> JsonResponse:
         """(evaluation id, value) of every evaluation on one of the datasets with a scalar score of the metric."""
-        return JsonResponse({"scores": _tracker(request).store.scores(body.datasets, body.metric)})
+        return JsonResponse({"scores": _tracker(request).store.scores(_possible(body.datasets), body.metric)})
 
     @app.get(
         "/v1/entities/{entity_id}/lineage",
         tags=["lineage"],
-        response_model=dict[str, Any],
+        response_model=models.LineageOut,
         summary="Lineage of an entity",
     )
     def lineage(
@@ -547,26 +732,26 @@ def _add_routes(app: FastAPI) -> None:
         request: Request,
         principal: Reader,
         direction: Literal["upstream", "downstream"] = "upstream",
-        depth: Annotated[int | None, Query(ge=0)] = None,
+        depth: Annotated[int | None, Query(ge=0, le=MAX_COUNT)] = None,
     ) -> JsonResponse:
         """What the entity was derived from (upstream) or what was derived from it (downstream)."""
-        return JsonResponse(_tracker(request).lineage(entity_id, direction, depth).to_json())
+        return JsonResponse(_tracker(request).lineage(_path_id(entity_id), direction, depth).to_json())
 
     @app.get(
         "/v1/evaluations/{a}/comparable/{b}",
         tags=["lineage"],
-        response_model=dict[str, Any],
+        response_model=models.ComparableOut,
         summary="Can two evaluations be compared",
     )
     def comparable(a: str, b: str, request: Request, principal: Reader, metric: str | None = None) -> JsonResponse:
         """Comparable when computed on the same data, with a metric in common and the same procedure."""
-        answer = _tracker(request).comparable(a, b, metric)
+        answer = _tracker(request).comparable(_path_id(a), _path_id(b), metric)
         return JsonResponse({"comparable": answer.comparable, "reasons": answer.reasons, "metrics": answer.metrics})
 
     @app.get(
         "/v1/datasets/{dataset_id}/leaderboard",
         tags=["lineage"],
-        response_model=dict[str, Any],
+        response_model=models.LeaderboardOut,
         summary="Leaderboard on a dataset",
     )
     def leaderboard(
@@ -575,40 +760,45 @@ def _add_routes(app: FastAPI) -> None:
         principal: Reader,
         metric: str,
         procedure: str | None = None,
-        limit: Annotated[int | None, Query(ge=1)] = None,
+        limit: Annotated[int | None, Query(ge=1, le=MAX_COUNT)] = None,
     ) -> JsonResponse:
         """Evaluations of the metric on the same data, best first, only mutually comparable ones."""
-        board = _tracker(request).leaderboard(dataset_id, metric, procedure=procedure, limit=limit)
+        board = _tracker(request).leaderboard(_path_id(dataset_id), metric, procedure=procedure, limit=limit)
         return JsonResponse(board.to_json())
 
     @app.get(
         "/v1/models/{a}/diff/{b}",
         tags=["lineage"],
-        response_model=dict[str, Any],
+        response_model=models.DiffOut,
         summary="What differs between two models",
     )
     def diff(a: str, b: str, request: Request, principal: Reader) -> JsonResponse:
         """Only what differs: hyperparameters, transforms, training data, environment, model fields."""
-        return JsonResponse(_tracker(request).diff(a, b).to_json())
+        return JsonResponse(_tracker(request).diff(_path_id(a), _path_id(b)).to_json())
 
     # ------------------------------------------------------------ training runs
 
     @app.post(wire.POINTS, tags=["training runs"], response_model=models.PointsOut, summary="Append metrics")
     def append_points(body: models.PointsIn, request: Request, principal: Writer) -> JsonResponse:
-        """Append metric points of running training runs, in order, in one transaction (all or none)."""
+        """Append metric points of running training runs, in order, in one transaction (all or none).
+
+        A batch sent again with the same ``batch`` id (a retry after a lost answer) is not appended
+        again, whatever its points: the answer is then ``appended: 0``.
+        """
         tracker = _tracker(request)
         points = body.points  # validated (run, metric, value, epoch, step, timestamp) tuples: what stores take
-        tracker.store.append_points(points)
+        if tracker.store.append_points(points, batch_id=body.batch) is False:  # applied before
+            return JsonResponse({"appended": 0})
         tracker.notify_observers("mltrack_points_appended", tracker=tracker, points=points)
         return JsonResponse({"appended": len(points)})
 
     @app.get(wire.RUN_POINTS, tags=["training runs"], response_model=models.RunPointsOut)
     def run_points(
-        run_id: str, request: Request, principal: Reader, tail: Annotated[int | None, Query(ge=0)] = None
+        run_id: str, request: Request, principal: Reader, tail: Annotated[int | None, Query(ge=0, le=MAX_COUNT)] = None
     ) -> JsonResponse:
         """The run's metric points in the order they were appended; ``tail=N`` returns only the last N."""
         tracker = _tracker(request)
-        tracker.get_run(run_id)  # 404 for an unknown run
+        tracker.get_run(_path_id(run_id))  # 404 for an unknown run
         points = tracker.store.points(run_id)
         total = len(points)
         if tail is not None:
@@ -622,5 +812,5 @@ def _add_routes(app: FastAPI) -> None:
         Only fields the run was started without may be filled in; annotations may only be added.
         Sending the same ended run again is a no-op (``changed`` false).
         """
-        stored, changed = _tracker(request).end_run(_ended_run_from(run_id, body.run))
+        stored, changed = _tracker(request).end_run(_ended_run_from(_path_id(run_id), body.run))
         return JsonResponse({"run": stored.to_json(), "changed": changed})

@@ -96,7 +96,7 @@ def _serve(
     allow_anonymous: bool,
     log_level: str,
 ) -> None:
-    from mltrack_core.server.app import MAX_BODY_VARIABLE, STORE_VARIABLE, parse_size
+    from mltrack_core.server.app import MAX_BODY_VARIABLE, STORE_VARIABLE, EscapedLogRecords, parse_size
     from mltrack_core.server.auth import TOKENS_FILE_VARIABLE, TokenSet
     from mltrack_core.tracker import connect, default_uri
 
@@ -105,6 +105,8 @@ def _serve(
     except ImportError as exc:
         raise MissingDependencyError("mltrack server needs uvicorn: pip install 'mltrack-core[server]'") from exc
 
+    for handler in logging.getLogger().handlers:  # uvicorn's records too: no line of this process can be forged
+        handler.addFilter(EscapedLogRecords())
     store = store or default_uri()
     if store.partition("://")[0].lower() in ("http", "https"):
         raise click.ClickException("--store must name a store the server opens itself (sqlite://, postgresql://), "

@@ -10,21 +10,37 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr, TypeAdapter, WithJsonSchema
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    TypeAdapter,
+    WithJsonSchema,
+)
 
-from mltrack_core.schema import KINDS, MAX_ID_LENGTH
+from mltrack_core.schema import KINDS, MAX_COUNT, MAX_ID_LENGTH, MAX_TIME, NON_FINITE
 
 __all__ = [
     "ENTITY_MARK",
     "MAX_IDS_PER_REQUEST",
+    "ComparableOut",
     "CountOut",
+    "DiffOut",
     "EndRunIn",
     "EndRunOut",
     "EntitiesIn",
     "EntitiesOut",
     "ErrorOut",
+    "HealthOut",
     "IdsIn",
     "IdsOut",
+    "LeaderboardOut",
+    "LineageOut",
     "LinksIn",
     "LinksOut",
     "ListOut",
@@ -37,6 +53,7 @@ __all__ = [
     "WriteOut",
     "entity_component_schemas",
     "with_entity_references",
+    "with_exact_integer_bounds",
 ]
 
 MAX_IDS_PER_REQUEST = 100_000
@@ -45,12 +62,24 @@ MAX_IDS_PER_REQUEST = 100_000
 ENTITY_MARK = "x-mltrack-entity"
 """Marks where an entity document goes in the generated OpenAPI schemas (replaced by a reference to Entity)."""
 
+NUMBER_SCHEMA = {"anyOf": [{"type": "number"}, {"enum": list(NON_FINITE)}]}
+"""A float in standard JSON: a number, or NaN and the infinities spelled as strings (``mltrack_core.schema.dumps``)."""
+
+
+def _non_finite_spelled(value: Any) -> Any:
+    return NON_FINITE.get(value, value) if isinstance(value, str) else value
+
+
 Id = Annotated[StrictStr, Field(min_length=1, max_length=MAX_ID_LENGTH)]
 Text = Annotated[StrictStr, Field(min_length=1)]
-Count = Annotated[StrictInt, Field(ge=0)]
+Count = Annotated[StrictInt, Field(ge=0, le=MAX_COUNT)]
+"""Counts, epochs, steps, limits and offsets: what a store's 64-bit integer columns hold."""
+Time = Annotated[StrictInt, Field(ge=0, le=MAX_TIME, description="ms since 1970, at most the end of year 9999")]
+Number = Annotated[StrictFloat, BeforeValidator(_non_finite_spelled), WithJsonSchema(NUMBER_SCHEMA)]
+"""A float; NaN and the infinities may be written "NaN", "Infinity", "-Infinity" (standard JSON)."""
 EntityDocument = Annotated[dict[str, Any], WithJsonSchema({"type": "object", ENTITY_MARK: True})]
 Kind = Literal["dataset", "model", "transform", "run", "prediction", "evaluation"]
-PointRow = tuple[Id, Text, StrictFloat, Count | None, Count | None, Count]
+PointRow = tuple[Id, Text, Number, Count | None, Count | None, Time]
 """A metric point: run id, metric, value, epoch, step, timestamp (ms since 1970)."""
 
 
@@ -58,12 +87,25 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class ErrorOut(BaseModel):
+class _Answer(BaseModel):
+    # Declared closed ("additionalProperties": false), so a field the server adds without declaring it here
+    # makes its answers fail the schema-driven tests: the document keeps describing the real answers.
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorOut(_Answer):
     """Every error answer: the error's type, a message naming the offending id, field or value, the status."""
 
     error: str = Field(examples=["DanglingReferenceError"])
     message: str
-    status: int
+    status: int = Field(ge=400, le=599)
+
+
+class HealthOut(_Answer):
+    """The server and its store answer."""
+
+    status: Literal["ok"]
+    api: str
 
 
 class EntitiesIn(_Body):
@@ -72,7 +114,7 @@ class EntitiesIn(_Body):
     entities: list[EntityDocument] = Field(min_length=1, max_length=MAX_IDS_PER_REQUEST)
 
 
-class WriteOut(BaseModel):
+class WriteOut(_Answer):
     """Which ids were newly stored and which were already stored with identical content."""
 
     written: list[str]
@@ -85,18 +127,18 @@ class IdsIn(_Body):
     ids: list[Id] = Field(max_length=MAX_IDS_PER_REQUEST)
 
 
-class EntitiesOut(BaseModel):
+class EntitiesOut(_Answer):
     """Stored documents by id (unknown ids are left out); training runs come without their points."""
 
     entities: dict[str, EntityDocument]
 
 
-class ListOut(BaseModel):
+class ListOut(_Answer):
     """One page of entities, newest first."""
 
-    total: int
-    offset: int
-    limit: int
+    total: Count
+    offset: Count
+    limit: Count
     entities: list[EntityDocument]
 
 
@@ -110,22 +152,22 @@ class QueryIn(_Body):
     state: Literal["TRAINING", "FINISHED", "FAILED"] | None = None
     links: list[tuple[Text, Id]] = Field(default=[], description="(relation, target id) pairs, e.g. trained_on")
     labels: list[tuple[Literal["tag", "annotation"], Text, StrictStr]] = Field(default=[])
-    created_after: Count | None = None
-    created_before: Count | None = None
+    created_after: Time | None = None
+    created_before: Time | None = None
     limit: Count | None = None
     offset: Count = 0
 
 
-class IdsOut(BaseModel):
+class IdsOut(_Answer):
     """Ids of matching entities, newest first."""
 
     ids: list[str]
 
 
-class CountOut(BaseModel):
+class CountOut(_Answer):
     """How many entities match."""
 
-    count: int
+    count: Count
 
 
 class LinksIn(_Body):
@@ -135,7 +177,7 @@ class LinksIn(_Body):
     direction: Literal["out", "in"]
 
 
-class LinksOut(BaseModel):
+class LinksOut(_Answer):
     """Edges as (source, relation, target): source names target in its relation field."""
 
     links: list[tuple[str, str, str]]
@@ -148,10 +190,10 @@ class ScoresIn(_Body):
     metric: Text
 
 
-class ScoresOut(BaseModel):
+class ScoresOut(_Answer):
     """(evaluation id, value) pairs."""
 
-    scores: list[tuple[str, float]]
+    scores: list[tuple[str, Number]]
 
 
 class EndRunIn(_Body):
@@ -160,31 +202,119 @@ class EndRunIn(_Body):
     run: EntityDocument
 
 
-class EndRunOut(BaseModel):
+class EndRunOut(_Answer):
     """The ended run; ``changed`` is false when the run had already ended with this very content (a retry)."""
 
     run: EntityDocument
-    changed: bool
+    changed: StrictBool
 
 
 class PointsIn(_Body):
     """Metric points of one or more training runs, appended in order in one transaction."""
 
     points: list[PointRow] = Field(min_length=1)
+    batch: Id | None = Field(
+        default=None,
+        description="the batch's id (a uuid, say): a batch whose id was applied before is not appended again",
+    )
 
 
-class PointsOut(BaseModel):
-    """How many points were appended."""
+class PointsOut(_Answer):
+    """How many points were appended (0: the batch id had been applied before)."""
 
-    appended: int
+    appended: Count
 
 
-class RunPointsOut(BaseModel):
+class RunPointsOut(_Answer):
     """The points of a run in the order they were appended (only the last ``tail`` when asked)."""
 
     run: str
-    total: int
-    points: list[tuple[str, str, float | None, int | None, int | None, int]]
+    total: Count
+    points: list[tuple[str, str, Number | None, Count | None, Count | None, Time]]
+
+
+class LineageNode(_Answer):
+    """An entity of a lineage graph and how many steps it is from the root."""
+
+    id: str
+    kind: Kind
+    name: str | None
+    depth: Count
+
+
+class LineageEdge(_Answer):
+    """``source`` names ``target`` in its ``relation`` field."""
+
+    source: str
+    relation: str
+    target: str
+
+
+class LineageOut(_Answer):
+    """What the root was derived from (upstream) or what was derived from it (downstream)."""
+
+    root: str
+    direction: Literal["upstream", "downstream"]
+    nodes: list[LineageNode]
+    edges: list[LineageEdge]
+
+
+class ComparableOut(_Answer):
+    """Whether two evaluations can be compared; if not, why; the metrics they have in common."""
+
+    comparable: StrictBool
+    reasons: list[str]
+    metrics: list[str]
+
+
+class LeaderboardEntry(_Answer):
+    """One evaluation on the leaderboard and the model it evaluated."""
+
+    rank: Count
+    value: Number
+    evaluation: str
+    model: str
+    model_name: str | None
+    learning_algorithm: str | None
+    dataset: str
+
+
+class LeaderboardExclusion(_Answer):
+    """An evaluation left off the leaderboard, and why."""
+
+    evaluation: str
+    reason: str
+
+
+class LeaderboardOut(_Answer):
+    """Evaluations of the metric on the data of the dataset, best first."""
+
+    dataset: str
+    metric: str
+    procedure: str | None
+    greater_is_better: StrictBool
+    entries: list[LeaderboardEntry]
+    excluded: list[LeaderboardExclusion]
+    metrics: list[str] = Field(description="every metric evaluated on the same data")
+
+
+class Difference(_Answer):
+    """A value in model a and in model b (null where the model has none)."""
+
+    a: Any
+    b: Any
+
+
+class DiffOut(_Answer):
+    """Only what differs between models a and b, by section and key."""
+
+    a: str
+    b: str
+    model: dict[str, Difference]
+    hyperparameters: dict[str, Difference]
+    transforms: dict[str, Difference]
+    training_data: dict[str, Difference]
+    environment: dict[str, Difference]
 
 
 def with_entity_references(node: Any) -> Any:
@@ -198,12 +328,30 @@ def with_entity_references(node: Any) -> Any:
     return node
 
 
+def with_exact_integer_bounds(node: Any) -> Any:
+    """``node`` (a generated document) with the bounds of integer schemas written as integers.
+
+    FastAPI's OpenAPI model holds ``minimum`` and ``maximum`` as floats, which turns 2**63 - 1 into 2**63;
+    the largest bound the API declares is :data:`~mltrack_core.schema.MAX_COUNT`, written back exactly.
+    """
+    if isinstance(node, list):
+        return [with_exact_integer_bounds(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    exact = {key: with_exact_integer_bounds(value) for key, value in node.items()}
+    if node.get("type") == "integer":
+        for bound in ("minimum", "maximum"):
+            if isinstance(exact.get(bound), float):
+                exact[bound] = MAX_COUNT if exact[bound] == float(MAX_COUNT) else int(exact[bound])
+    return exact
+
+
 def entity_component_schemas() -> dict[str, Any]:
     """OpenAPI component schemas of every entity kind, and ``Entity``: one of them, selected by ``kind``."""
     components: dict[str, Any] = {}
     mapping = {}
     for kind, cls in KINDS.items():
-        schema = TypeAdapter(cls).json_schema(ref_template="#/components/schemas/{model}")
+        schema = _as_served(TypeAdapter(cls).json_schema(ref_template="#/components/schemas/{model}"))
         components.update(schema.pop("$defs", {}))
         id_field = schema["properties"]["id"]
         id_field.pop("default", None)  # not null: a fresh id is made when it is left out
@@ -218,3 +366,32 @@ def entity_component_schemas() -> dict[str, Any]:
         "discriminator": {"propertyName": "kind", "mapping": mapping},
     }
     return components
+
+
+def _as_served(node: Any, name: str = "") -> Any:
+    """A generated schema with the schema's rules: closed objects, integers that are times or counts, spelled floats.
+
+    Documents have the fields of their dataclass and no other; integers are times (fields named ``*time``,
+    ``timestamp``: 0 to the end of year 9999) or counts (0 to 2**63 - 1); a float is a number or one of
+    ``"NaN"``, ``"Infinity"``, ``"-Infinity"``.
+    """
+    if isinstance(node, list):
+        return [_as_served(item, name) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if node.get("type") == "integer":
+        is_time = name.endswith("time") or name == "timestamp"
+        return {**node, "minimum": 0, "maximum": MAX_TIME if is_time else MAX_COUNT}
+    if node.get("type") == "number":
+        return {**{key: value for key, value in node.items() if key != "type"}, **NUMBER_SCHEMA}
+    served = {}
+    for key, value in node.items():
+        if key == "properties":
+            served[key] = {field: _as_served(schema, field) for field, schema in value.items()}
+        elif key == "$defs":
+            served[key] = {definition: _as_served(schema) for definition, schema in value.items()}
+        else:
+            served[key] = _as_served(value, name)
+    if "properties" in served:
+        served.setdefault("additionalProperties", False)
+    return served

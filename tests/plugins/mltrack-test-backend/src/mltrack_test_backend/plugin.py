@@ -31,10 +31,15 @@ class JsonLogStore(MemoryStore):
         if path.exists():
             self._replay()
 
-    def put(self, records: Sequence[Record]) -> list[str]:
+    def put(self, records: Sequence[Record], points: Sequence[Point] = ()) -> list[str]:
         with self._lock:
-            written = super().put(records)
-            self._append("put", [_record_json(r) for r in records if r.id in set(written)])
+            written = super().put(records, points)
+            new = set(written)
+            self._append(
+                "put",
+                [_record_json(r) for r in records if r.id in new],
+                points=[list(point) for point in points if point[0] in new],
+            )
             return written
 
     def update_run(self, record: Record) -> None:
@@ -42,16 +47,18 @@ class JsonLogStore(MemoryStore):
             super().update_run(record)
             self._append("update_run", [_record_json(record)])
 
-    def append_points(self, points: Sequence[Point]) -> None:
+    def append_points(self, points: Sequence[Point], batch_id: str | None = None) -> bool:
         with self._lock:
-            super().append_points(points)
-            self._append("append_points", [list(point) for point in points])
+            applied = super().append_points(points, batch_id)
+            if applied:  # the batch id is logged too: a retry after reopening is still a no-op
+                self._append("append_points", [list(point) for point in points], batch=batch_id)
+            return applied
 
-    def _append(self, operation: str, payload: list) -> None:
+    def _append(self, operation: str, payload: list, **extra: object) -> None:
         if not payload:
             return
         with self._log_lock, self.path.open("a") as log:
-            log.write(json.dumps({"op": operation, "payload": payload}) + "\n")
+            log.write(json.dumps({"op": operation, "payload": payload, **extra}) + "\n")
             log.flush()
             os.fsync(log.fileno())
 
@@ -60,11 +67,12 @@ class JsonLogStore(MemoryStore):
             try:
                 entry = json.loads(line)
                 if entry["op"] == "put":
-                    super().put([_record_from_json(item) for item in entry["payload"]])
+                    points = [Point(*item) for item in entry.get("points", [])]
+                    super().put([_record_from_json(item) for item in entry["payload"]], points)
                 elif entry["op"] == "update_run":
                     super().update_run(_record_from_json(entry["payload"][0]))
                 else:
-                    super().append_points([Point(*item) for item in entry["payload"]])
+                    super().append_points([Point(*item) for item in entry["payload"]], entry.get("batch"))
             except (ValueError, KeyError, TypeError) as exc:
                 raise StoreError(f"{self.path} line {number} is not a jsonlog entry: {exc}") from exc
 
