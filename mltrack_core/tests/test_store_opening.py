@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from mounts import in_mount_namespace, why_mounts_fail
 
 import mltrack_core as mt
 from mltrack_core.backends import sqlite as sqlite_backend
@@ -247,24 +248,15 @@ READ_ONLY_MOUNT_SCRIPT = textwrap.dedent(
 )
 
 
-def cannot_mount() -> str | None:
-    """Why this test cannot make a read-only mount here, or None."""
-    if os.geteuid() != 0 or shutil.which("unshare") is None:
-        return "a read-only bind mount needs root and unshare"
-    done = subprocess.run(["unshare", "--mount", "true"], capture_output=True, check=False)
-    return None if done.returncode == 0 else f"unshare --mount fails: {done.stderr.decode(errors='replace')}"
-
-
 def test_a_store_on_a_read_only_filesystem_is_read_and_refuses_writes(folder):
-    reason = cannot_mount()
+    reason = why_mounts_fail()
     if reason is not None:  # the permission tests above cover the same code with chmod
         pytest.skip(reason)
     path = folder / "store.db"
     dataset = new_store(path)
     mount = f"mount --bind {folder} {folder} && mount -o remount,bind,ro {folder} {folder}"
-    in_private_mounts = ["unshare", "--mount", "--propagation", "private", "sh", "-c", f'{mount} && exec "$@"', "sh"]
     done = subprocess.run(
-        [*in_private_mounts, sys.executable, "-c", READ_ONLY_MOUNT_SCRIPT, uri(path), dataset.id],
+        [*in_mount_namespace(mount), sys.executable, "-c", READ_ONLY_MOUNT_SCRIPT, uri(path), dataset.id],
         capture_output=True,
         text=True,
         timeout=120,

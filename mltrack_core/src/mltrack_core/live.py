@@ -173,7 +173,7 @@ class LiveRun:
         return ended
 
 
-_STORE_FAILURES = (StoreError, ConnectionError, TimeoutError, OSError)
+_STORE_FAILURES = (StoreError, OSError)  # OSError: ConnectionError and TimeoutError too
 """Errors that say the store cannot take any point now, whatever the points: the batch waits for a retry."""
 
 

@@ -57,6 +57,7 @@ __all__ = [
     "build",
     "dumps",
     "entity_from_json",
+    "float_from_json",
     "infer_type",
     "is_valid_id",
     "json_safe",
@@ -812,7 +813,15 @@ def dumps(value: Any, **options: Any) -> str:
     ``DOUBLE``/``FLOAT``) turn ``"NaN"``, ``"Infinity"`` and ``"-Infinity"``
     back into floats.
     """
-    return json.dumps(json_safe(value), allow_nan=False, **options)
+    try:
+        return json.dumps(value, allow_nan=False, **options)
+    except ValueError:  # a NaN or an infinity somewhere: rare, so the common value is not walked twice
+        return json.dumps(json_safe(value), allow_nan=False, **options)
+
+
+def float_from_json(value: Any) -> Any:
+    """A float read from standard JSON: ``"NaN"``, ``"Infinity"`` and ``"-Infinity"`` become floats, the rest stays."""
+    return NON_FINITE.get(value, value) if isinstance(value, str) else value
 
 
 _FLOAT_TYPES = (TypeHint.DOUBLE, TypeHint.FLOAT)
@@ -823,11 +832,9 @@ def _non_finite_restored(value: Any, typing: TypeHint | None) -> Any:
     """A float-typed value read from standard JSON, with the spelled-out NaN and infinities as floats again."""
     if typing not in _FLOAT_TYPES and typing not in _FLOAT_ARRAY_TYPES:
         return value
-    if isinstance(value, str):
-        return NON_FINITE.get(value, value)
     if isinstance(value, tuple) and any(isinstance(item, str) for item in value):
-        return tuple(NON_FINITE.get(item, item) if isinstance(item, str) else item for item in value)
-    return value
+        return tuple(float_from_json(item) for item in value)
+    return float_from_json(value)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -20,6 +20,7 @@ from typing import Generic, Literal, NamedTuple, Protocol, TypeVar, runtime_chec
 from mltrack_core.errors import ConflictError, DanglingReferenceError, NotFoundError, RunStateError, SchemaError
 from mltrack_core.rules import check_points
 from mltrack_core.schema import (
+    ID_RULE,
     MAX_COUNT,
     Entity,
     Evaluation,
@@ -297,10 +298,7 @@ def check_batch_id(batch_id: object) -> None:
         SchemaError: naming the batch id.
     """
     if not is_valid_id(batch_id):
-        raise SchemaError(
-            f"the batch id {batch_id!r:.600} is not an id: use 1 to 512 letters, digits or _ . : @ + = ~ - "
-            "(a uuid4().hex, say)"
-        )
+        raise SchemaError(f"the batch id {batch_id!r:.600} is not an id ({ID_RULE}; a uuid4().hex, say)")
 
 
 def ended_run_error(run_id: str, state: str) -> RunStateError:

@@ -6,11 +6,9 @@ import contextlib
 import json
 import os
 import re
-import shlex
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -33,7 +31,7 @@ def popen_in(
     """A ``spawn`` for :class:`ServerProcess`: the server runs in ``cwd``, its command after ``wrapper`` if any.
 
     ``wrapper`` runs the server command given as its last arguments, e.g. ``unshare --mount sh -c 'SETUP &&
-    exec "$@"' sh`` (see :func:`in_mount_namespace`).
+    exec "$@"' sh`` (see :func:`mounts.in_mount_namespace`).
     """
 
     def spawn(arguments: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen:
@@ -42,30 +40,6 @@ def popen_in(
             return subprocess.Popen(command, stdout=output, stderr=output, env=env, cwd=cwd)
 
     return spawn
-
-
-def in_mount_namespace(setup: str) -> list[str]:
-    """A ``wrapper`` for :func:`popen_in`: ``setup`` (shell) runs in a private mount namespace, then the server.
-
-    Mounts made by ``setup`` (a small tmpfs, a read-only remount) exist for the server alone and vanish with it.
-    """
-    return ["unshare", "--mount", "--propagation", "private", "sh", "-c", f'{setup} && exec "$@"', "sh"]
-
-
-def can_mount() -> str | None:
-    """Why mounts in a private namespace cannot be made here (not root, no unshare), or None when they can."""
-    if os.geteuid() != 0:
-        return "mounting a tmpfs needs root"
-    with tempfile.TemporaryDirectory() as folder:
-        try:
-            done = subprocess.run(
-                [*in_mount_namespace(f"mount -t tmpfs -o size=64k tmpfs {shlex.quote(folder)}"), "true"],
-                capture_output=True,
-                timeout=30,
-            )
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            return f"unshare cannot run: {exc}"
-    return None if done.returncode == 0 else f"cannot mount a tmpfs: {done.stderr.decode(errors='replace').strip()}"
 
 
 class ServerProcess:

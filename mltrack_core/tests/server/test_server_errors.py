@@ -19,7 +19,8 @@ from urllib.parse import quote
 import pytest
 import requests
 import uvicorn
-from rest_servers import ServerProcess, can_mount, in_mount_namespace, popen_in
+from mounts import in_mount_namespace, why_mounts_fail
+from rest_servers import ServerProcess, popen_in
 
 import mltrack_core as mt
 from mltrack_core.errors import StoreCorruptError, StoreReadOnlyError, StoreUnavailableError
@@ -185,7 +186,7 @@ def test_a_postgresql_store_in_read_only_transactions_answers_reads_and_refuses_
     _assert_reads_work_and_writes_are_refused_as_read_only(server.url, dataset)
 
 
-MOUNTING = can_mount()
+MOUNTING = why_mounts_fail()
 
 
 @pytest.mark.skipif(MOUNTING is not None, reason=f"a read-only mount needs a private mount namespace: {MOUNTING}")

@@ -65,7 +65,7 @@ from mltrack_core.errors import (
     TrackingWarning,
 )
 from mltrack_core.hookspecs import hookimpl
-from mltrack_core.schema import NON_FINITE, ScoreAtTime, dumps
+from mltrack_core.schema import ScoreAtTime, dumps, float_from_json
 from mltrack_core.store import Link, Point, Query, Record, StoredDocument, check_batch_id
 
 if TYPE_CHECKING:
@@ -186,7 +186,7 @@ class RestStore:
         if batch_id is None:
             batch_id = uuid.uuid4().hex  # the retries of this call are applied once all the same
         check_batch_id(batch_id)
-        rows = _standard_json(points)  # tuples become JSON arrays
+        rows = dumps(points, separators=(",", ":"))  # tuples become JSON arrays
         # a batch whose last call failed may have reached the server: never merge it in the spool
         unsure = batch_id in self._unsure_batches
         try:
@@ -228,14 +228,14 @@ class RestStore:
 
     def scores(self, dataset_ids: Sequence[str], metric: str) -> list[tuple[str, float]]:
         answer = self._read("POST", wire.SCORES, {"datasets": list(dict.fromkeys(dataset_ids)), "metric": metric})
-        return [(id_, _float(value)) for id_, value in answer["scores"]]
+        return [(id_, float_from_json(value)) for id_, value in answer["scores"]]
 
     def points(self, run_id: str) -> list[Point]:
         try:
             answer = self._read("GET", wire.path(wire.RUN_POINTS, run_id=run_id))
         except NotFoundError:
             return []  # the Store contract: an unknown run has no points
-        return [Point(run, metric, _float(value), *rest) for run, metric, value, *rest in answer["points"]]
+        return [Point(run, metric, float_from_json(value), *rest) for run, metric, value, *rest in answer["points"]]
 
     # ------------------------------------------------------------ the spool
 
@@ -387,7 +387,7 @@ class RestStore:
             self._replay(wait=30.0)
         if self._offline():
             raise self._unavailable("it did not answer a moment ago")
-        body = None if payload is None else _standard_json(payload)
+        body = None if payload is None else dumps(payload, separators=(",", ":"))
         reason = ""
         for attempt in range(ATTEMPTS):
             if attempt:
@@ -543,11 +543,6 @@ def _canonical(document: dict[str, Any]) -> str:
     return canonical_json(document)
 
 
-def _float(value: float | str | None) -> float | None:
-    """A float the server sent in standard JSON: NaN and the infinities come spelled as strings."""
-    return NON_FINITE[value] if isinstance(value, str) else value
-
-
 def _documents_with_points(records: Sequence[Record], points: Sequence[Point]) -> list[str]:
     """The JSON documents of ``records``, each training run with its ``points`` as its scores over time."""
     by_run: dict[str, list[Point]] = {}
@@ -594,11 +589,3 @@ def _message_of(response: requests.Response) -> str:
         return str(json.loads(response.content)["message"])[:200]
     except (ValueError, KeyError, TypeError):
         return response.reason or ""
-
-
-def _standard_json(value: Any) -> str:
-    """Compact standard JSON: NaN and infinities spelled as strings (see :func:`mltrack_core.schema.dumps`)."""
-    try:
-        return json.dumps(value, separators=(",", ":"), allow_nan=False)
-    except ValueError:  # a non-finite float somewhere: the slower walk that spells them out
-        return dumps(value, separators=(",", ":"))

@@ -127,11 +127,7 @@ class JsonResponse(JSONResponse):
     def render(self, content: Any) -> bytes:
         if isinstance(content, bytes):
             return content
-        try:
-            text = json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-        except ValueError:  # a NaN or an infinity somewhere: rare, so the common answer is not walked twice
-            text = dumps(content, ensure_ascii=False, separators=(",", ":"))
-        return _utf8(text)
+        return _utf8(dumps(content, ensure_ascii=False, separators=(",", ":")))
 
 
 def _utf8(text: str) -> bytes:

@@ -23,7 +23,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
-from mltrack_core.schema import KINDS, MAX_COUNT, MAX_ID_LENGTH, MAX_TIME, NON_FINITE
+from mltrack_core.schema import KINDS, MAX_COUNT, MAX_ID_LENGTH, MAX_TIME, NON_FINITE, float_from_json
 
 __all__ = [
     "ENTITY_MARK",
@@ -66,16 +66,12 @@ NUMBER_SCHEMA = {"anyOf": [{"type": "number"}, {"enum": list(NON_FINITE)}]}
 """A float in standard JSON: a number, or NaN and the infinities spelled as strings (``mltrack_core.schema.dumps``)."""
 
 
-def _non_finite_spelled(value: Any) -> Any:
-    return NON_FINITE.get(value, value) if isinstance(value, str) else value
-
-
 Id = Annotated[StrictStr, Field(min_length=1, max_length=MAX_ID_LENGTH)]
 Text = Annotated[StrictStr, Field(min_length=1)]
 Count = Annotated[StrictInt, Field(ge=0, le=MAX_COUNT)]
 """Counts, epochs, steps, limits and offsets: what a store's 64-bit integer columns hold."""
 Time = Annotated[StrictInt, Field(ge=0, le=MAX_TIME, description="ms since 1970, at most the end of year 9999")]
-Number = Annotated[StrictFloat, BeforeValidator(_non_finite_spelled), WithJsonSchema(NUMBER_SCHEMA)]
+Number = Annotated[StrictFloat, BeforeValidator(float_from_json), WithJsonSchema(NUMBER_SCHEMA)]
 """A float; NaN and the infinities may be written "NaN", "Infinity", "-Infinity" (standard JSON)."""
 EntityDocument = Annotated[dict[str, Any], WithJsonSchema({"type": "object", ENTITY_MARK: True})]
 Kind = Literal["dataset", "model", "transform", "run", "prediction", "evaluation"]
