@@ -287,3 +287,14 @@ def test_stores_written_before_batch_ids_still_get_every_point():
     with tracker.track_training(name="r") as run:
         run.log("loss", 1.0)
     assert [point.value for point in tracker.get(run.id).scores_over_time] == [1.0]
+
+
+def test_a_flush_after_the_writer_stopped_answers_at_once(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'store.db'}"
+    tracker = mt.connect(uri)
+    run = tracker.track_training(name="r")
+    run.log("loss", 1.0)
+    tracker.close()  # ends the writer thread (as at interpreter exit), after writing what was queued
+    assert tracker.flush(timeout=1.0)  # nothing is left to write: no wait for a thread that is gone
+    with mt.connect(uri, read_only=True) as reader:
+        assert [point.value for point in reader.points(run.id)] == [1.0]

@@ -11,6 +11,7 @@ import textwrap
 import warnings
 
 import pytest
+from plugin_guide_blocks import guide_code_blocks
 
 import mltrack_core as mt
 import mltrack_core.plugin
@@ -29,17 +30,8 @@ FOREST = textwrap.dedent(
 
 
 def guide_examples() -> list[str]:
-    """The Python code blocks of the guide, in order."""
-    blocks, block, indented = [], [], False
-    for line in (mltrack_core.plugin.__doc__ or "").splitlines():
-        if line.endswith("::"):
-            block, indented = [], True
-        elif indented and (line.startswith("    ") or not line.strip()):
-            block.append(line)
-        elif indented:
-            blocks.append(textwrap.dedent("\n".join(block)).strip() + "\n")
-            indented = False
-    return [code for code in blocks if "@hookimpl" in code]
+    """The Python code blocks of the guide that implement hooks, in order (the autolog one: see test_autolog)."""
+    return [code for code in guide_code_blocks() if "@hookimpl" in code and "mltrack_autolog" not in code]
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ Framework packages (``mltrack-sklearn``, ``mltrack-spark``, ``mltrack-mxnet``)
 extract all of this from the frameworks' own objects.
 """
 
+from mltrack_core.autolog import autolog  # imported at once: a lazy name would lose to the submodule of that name
 from mltrack_core.errors import (
     ConflictError,
     DanglingReferenceError,
@@ -99,6 +100,7 @@ __all__ = [
     "TypedColumn",
     "UnknownSchemeError",
     "__version__",
+    "autolog",
     "connect",
     "get_tracker",
     "hookimpl",

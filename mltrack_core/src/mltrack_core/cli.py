@@ -24,7 +24,7 @@ from rich.text import Text
 
 from mltrack_core._dates import utc_text
 from mltrack_core.errors import MltrackError, NotFoundError
-from mltrack_core.schema import KINDS, MAX_COUNT, Entity, Evaluation, TrainingRun, dumps
+from mltrack_core.schema import ALL_INPUTS, KINDS, MAX_COUNT, Entity, Evaluation, TrainingRun, dumps
 from mltrack_core.tracker import Tracker, connect
 
 __all__ = ["main"]
@@ -45,6 +45,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "import": "mltrack_core.consumers_cli:import_command",
     "notify": "mltrack_core.consumers_cli:notify",
     "regress": "mltrack_core.consumers_cli:regress",
+    "run": "mltrack_core.run:run_command",
     "server": "mltrack_core.server.cli:server",
     "sync": "mltrack_core.server.cli:sync",
 }
@@ -290,6 +291,8 @@ def show(state: _State, entity_id: str, as_json: bool) -> None:
             text = _cut(value, LONGEST_VALUE)
         else:
             text = dumps(_abridged(value), ensure_ascii=False)
+        if key == "column_lineage" and ALL_INPUTS in value.values():
+            text += f'  ("*": all {len(document.get("input", ()))} input columns)'
         table.add_row(key, _cell(text))
     _console().print(table)
 

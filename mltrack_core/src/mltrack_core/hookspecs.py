@@ -2,12 +2,13 @@
 
 Plugins implement these hooks with ``@mltrack_core.hookimpl`` and are found
 through the ``mltrack`` entry-point group (see :mod:`mltrack_core.plugin`, the
-guide for plugin authors). Four families:
+guide for plugin authors). Five families:
 
 * storage backends: :func:`mltrack_open_store`;
 * framework extractors: :func:`mltrack_extract_model`,
   :func:`mltrack_extract_dataset`, :func:`mltrack_extract_training`,
   :func:`mltrack_environment`;
+* automatic tracking: :func:`mltrack_autolog`;
 * observers of stored metadata: :func:`mltrack_entities_stored`,
   :func:`mltrack_points_appended`, :func:`mltrack_run_ended`;
 * the demo: :func:`mltrack_demo`.
@@ -166,6 +167,35 @@ def mltrack_environment() -> dict[str, str] | None:
 
     Returns:
         a mapping of keys such as ``"mxnet.features"`` to text, or None.
+    """
+
+
+# ---------------------------------------------------------------- automatic tracking
+
+
+@hookspec
+def mltrack_autolog(tracker: Tracker | None, disable: bool) -> str | None:
+    """Turn automatic tracking of this plugin's framework on (or off, with ``disable``).
+
+    Called by :func:`mltrack_core.autolog` (and so by ``mltrack run``, before
+    the user's program starts); every implementation runs. An implementation
+    never imports its framework: it registers a patching function with
+    :func:`mltrack_core.plugin.when_imported`, which runs it once the user's
+    program imports the framework, or at once when it is imported already.
+    Turning on twice is a no-op; turning off restores every patched object and
+    leaves nothing to patch later (a callback registered earlier still runs on
+    the framework's import: it checks that tracking is still on). An
+    implementation that raises is reported with one
+    :class:`~mltrack_core.errors.TrackingWarning` and skipped.
+
+    Args:
+        tracker: the tracker to record into, or None to record into
+            :func:`mltrack_core.get_tracker` at the time of each record.
+        disable: turn automatic tracking off instead, restoring what was patched.
+
+    Returns:
+        the framework's name (``"sklearn"``) when this plugin tracks one, for
+            the caller's report; else None.
     """
 
 

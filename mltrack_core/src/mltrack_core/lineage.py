@@ -446,8 +446,15 @@ _MISSING = None
 
 def _differences(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
     return {
-        key: (a.get(key, _MISSING), b.get(key, _MISSING)) for key in sorted(set(a) | set(b)) if a.get(key) != b.get(key)
+        key: (a.get(key, _MISSING), b.get(key, _MISSING))
+        for key in sorted(set(a) | set(b))
+        if not _same_value(a.get(key), b.get(key))
     }
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    """Equal for a diff: NaN equals NaN, as a float or as the text standard JSON spells it (at any depth)."""
+    return a == b or json_safe(a) == json_safe(b)
 
 
 def _parameters(parameters: tuple[Parameter, ...], prefix: str = "") -> dict[str, Any]:

@@ -222,6 +222,8 @@ class PointWriter:
     def flush(self, timeout: float | None) -> bool:
         if threading.current_thread() is self._thread:
             return True
+        if self._stop:  # the thread has ended (at exit, say): nothing more will be written
+            return not self._retry and not any(item.__class__ is tuple for item in self.queue)
         marker = threading.Event()
         self.queue.append(marker)
         self._wake.set()
@@ -274,6 +276,9 @@ class PointWriter:
 
     def _drain(self) -> None:
         """Write the batches waiting for a retry, then the queue in batches, in the order they were logged."""
+        tracker = self._tracker_ref()
+        if tracker is not None and tracker._deferred is not None:
+            tracker._deferred.wait()  # a run started off the caller's path is stored before its points
         waiting, self._retry = self._retry, []
         for index, (batch_id, points) in enumerate(waiting):
             left = self._write(batch_id, points)

@@ -19,6 +19,7 @@ what the tracker checks and lineage queries follow.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import enum
 import hashlib
@@ -30,11 +31,12 @@ import time
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 
 from mltrack_core.errors import SchemaError
 
 __all__ = [
+    "ALL_INPUTS",
     "KINDS",
     "LINK_FIELDS",
     "ConfusionMatrix",
@@ -65,6 +67,7 @@ __all__ = [
     "new_id",
     "now_ms",
     "replace",
+    "with_context",
 ]
 
 MAX_ID_LENGTH = 512
@@ -354,6 +357,8 @@ def _number(value: Any, where: str) -> float:
 
 def _enum(enum_type: type[enum.Enum]) -> Converter:
     def convert(value: Any, where: str) -> enum.Enum:
+        if value.__class__ is enum_type:  # the common case, without the enum machinery's cost
+            return value
         try:
             return enum_type(value)
         except ValueError:
@@ -369,6 +374,7 @@ def _optional_enum(enum_type: type[enum.Enum]) -> Converter:
 
 
 S = TypeVar("S", bound="_Struct")
+E = TypeVar("E", bound="Entity")
 
 
 def _struct(struct_type: type[S]) -> Converter:
@@ -400,6 +406,18 @@ def _structs(struct_type: type[S]) -> Converter:
     return convert_all
 
 
+ALL_INPUTS = "*"
+"""In :attr:`Transform.column_lineage`: the output is computed from every input column of the transform.
+
+A projection (PCA, a random projection, a kernel approximation) computes each
+output from all of its inputs; listing them would take outputs x inputs names
+(200 components of 1,000 columns: 200,000). The marker is the bare string
+``"*"`` in place of the list, so it can never be mistaken for a column: an
+input column that is really named ``*`` is written ``["*"]``. It may only be
+used when the transform lists its ``input`` columns, which is what it stands for.
+"""
+
+
 def _column_lineage(value: Any, where: str) -> FrozenDict:
     if value is None:
         return FrozenDict()
@@ -408,8 +426,12 @@ def _column_lineage(value: Any, where: str) -> FrozenDict:
     lineage = {}
     for output, inputs in value.items():
         _text(output, f"{where} key")
+        if isinstance(inputs, str) and inputs == ALL_INPUTS:
+            lineage[output] = ALL_INPUTS
+            continue
         if isinstance(inputs, str) or not isinstance(inputs, Iterable):
-            raise _fail(f"{where}[{output!r}]", "a list of input column names", inputs)
+            expected = f"a list of input column names, or {ALL_INPUTS!r} for every input column"
+            raise _fail(f"{where}[{output!r}]", expected, inputs)
         lineage[output] = tuple(_text(column, f"{where}[{output!r}]") for column in inputs)
     return FrozenDict(lineage)
 
@@ -449,9 +471,9 @@ class _Struct:
 
     def __post_init__(self) -> None:
         prefix = self._where_prefix()
-        for name, convert, _ in _specs(type(self)):
-            if convert is not None:
-                object.__setattr__(self, name, convert(getattr(self, name), prefix + name))
+        values = self.__dict__  # frozen dataclasses without slots: set the converted values in place
+        for name, convert in _converters(type(self)):
+            values[name] = convert(values[name], prefix + name)
 
     def _where_prefix(self) -> str:
         """How error messages name this object's fields: the prefix of ``<prefix><field>``."""
@@ -488,11 +510,60 @@ def build(cls: type[S], *, where: str | None = None, **fields: Any) -> S:
 
 
 def replace(struct: S, **fields: Any) -> S:
-    """``dataclasses.replace(struct, **fields)``, with an unknown field a :class:`SchemaError`."""
+    """``dataclasses.replace(struct, **fields)``, with an unknown field a :class:`SchemaError`.
+
+    For a class whose only rules are those of each field (models, runs,
+    datasets, ...), only the given fields are converted: the others were
+    checked when ``struct`` was made, and are immutable.
+    """
+    cls = type(struct)
+    if cls.__post_init__ in _FIELD_RULES_ONLY and set(fields) <= _init_names(cls):
+        copied = copy.copy(struct)
+        values = copied.__dict__
+        values.update(fields)
+        if isinstance(copied, Entity) and values["id"] is None:
+            values["id"] = new_id(copied.KIND)
+        prefix = copied._where_prefix()
+        converters = dict(_converters(cls))
+        for name in fields:
+            if name in converters:
+                values[name] = converters[name](values[name], prefix + name)
+        return copied
     try:
         return dataclasses.replace(struct, **fields)
     except TypeError as exc:
         raise _fields_error(type(struct), fields, None, exc) from None
+
+
+def _init_names(cls: type) -> frozenset[str]:
+    cached = _INIT_NAMES_CACHE.get(cls)
+    if cached is None:
+        cached = _INIT_NAMES_CACHE[cls] = frozenset(spec.name for spec in _fields(cls) if spec.init)
+    return cached
+
+
+_INIT_NAMES_CACHE: dict[type, frozenset[str]] = {}
+
+
+CONTEXT_FIELDS = frozenset({"creator", "creator_team", "experiment", "environment"})
+"""Fields the tracker fills in on write; no rule of the schema relates them to another field."""
+
+
+def with_context(entity: E, **fields: Any) -> E:
+    """``replace(entity, **fields)`` for :data:`CONTEXT_FIELDS`, converting only those fields.
+
+    ``replace`` validates every field again (nested parameters, columns, ...);
+    the tracker completes every entity it writes, so this keeps that cheap.
+    """
+    unknown = sorted(set(fields) - CONTEXT_FIELDS)
+    if unknown:
+        raise SchemaError(f"with_context sets {', '.join(sorted(CONTEXT_FIELDS))}, not {', '.join(unknown)}")
+    copied = copy.copy(entity)
+    prefix = entity._where_prefix()
+    converters = dict(_converters(type(entity)))
+    for name, value in fields.items():
+        copied.__dict__[name] = converters[name](value, prefix + name)
+    return copied
 
 
 def _fields_error(cls: type, fields: Mapping[str, Any], where: str | None, error: TypeError) -> SchemaError:
@@ -528,6 +599,17 @@ def _specs(cls: type) -> tuple[tuple[str, Converter | None, Any], ...]:
     return cached
 
 
+_CONVERTERS_CACHE: dict[type, tuple[tuple[str, Converter], ...]] = {}
+
+
+def _converters(cls: type) -> tuple[tuple[str, Converter], ...]:
+    """(name, converter) of each field of ``cls`` that has one, computed once per class."""
+    cached = _CONVERTERS_CACHE.get(cls)
+    if cached is None:
+        cached = _CONVERTERS_CACHE[cls] = tuple((name, convert) for name, convert, _ in _specs(cls) if convert)
+    return cached
+
+
 _NO_DEFAULT = object()
 
 
@@ -543,7 +625,7 @@ def _to_json(value: Any) -> Any:
     if isinstance(value, _Struct):
         return value.to_json()
     if isinstance(value, enum.Enum):
-        return value.value
+        return value._value_  # what ``.value`` returns, without the enum property's cost
     if isinstance(value, tuple):
         return [_to_json(item) for item in value]
     if isinstance(value, FrozenDict):
@@ -560,6 +642,12 @@ class TypedColumn(_Struct):
 
     name: str = _field(_text)
     typing: TypeHint = _field(_enum(TypeHint), default=TypeHint.UNKNOWN)
+
+    def to_json(self) -> dict[str, Any]:
+        # the generic method, unrolled: models and transforms of wide data hold thousands of columns
+        if self.typing is TypeHint.UNKNOWN:
+            return {"name": self.name}
+        return {"name": self.name, "typing": self.typing._value_}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -780,6 +868,10 @@ class Entity(_Struct):
         return content_hash_of(self.to_json())
 
 
+_FIELD_RULES_ONLY = frozenset({_Struct.__post_init__, Entity.__post_init__})
+"""``__post_init__`` methods that only convert each field: classes with no rule across fields."""
+
+
 def content_hash_of(document: Mapping[str, Any]) -> str:
     """:meth:`Entity.content_hash` from the entity's JSON document (creation time and run points left out)."""
     content = {key: value for key, value in document.items() if key not in ("creation_time", "scores_over_time")}
@@ -868,7 +960,10 @@ class Transform(Entity):
 
     ``input_transforms`` are the transforms whose output this one consumes;
     ``column_lineage`` maps each output column to the input columns it is
-    computed from, when the framework can tell.
+    computed from, when the framework can tell: a list of input column names,
+    or :data:`ALL_INPUTS` (``"*"``) for an output computed from every one of
+    the transform's ``input`` columns. Read it through :meth:`inputs_of` or
+    :meth:`expanded_column_lineage`, which expand the marker.
     """
 
     KIND: ClassVar[str] = "transform"
@@ -884,7 +979,34 @@ class Transform(Entity):
     input: tuple[TypedColumn, ...] = _field(_structs(TypedColumn), default=())
     output: tuple[TypedColumn, ...] = _field(_structs(TypedColumn), default=())
     input_transforms: tuple[str, ...] = _field(_identifiers, default=())
-    column_lineage: Mapping[str, tuple[str, ...]] = _field(_column_lineage, default_factory=FrozenDict)
+    column_lineage: Mapping[str, tuple[str, ...] | Literal["*"]] = _field(_column_lineage, default_factory=FrozenDict)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.input and ALL_INPUTS in self.column_lineage.values():
+            output = next(key for key, value in self.column_lineage.items() if value == ALL_INPUTS)
+            raise SchemaError(
+                f"Transform {self.id!r}: column_lineage[{output!r}] is {ALL_INPUTS!r} (every input column) "
+                "but the transform lists no input columns; list them in input= or name the columns"
+            )
+
+    def inputs_of(self, output: str) -> tuple[str, ...]:
+        """The input columns that output column ``output`` is computed from (``()`` when not known).
+
+        :data:`ALL_INPUTS` is expanded to the names of every ``input`` column.
+        """
+        inputs = self.column_lineage.get(output, ())
+        return tuple(column.name for column in self.input) if inputs == ALL_INPUTS else inputs
+
+    def expanded_column_lineage(self) -> dict[str, tuple[str, ...]]:
+        """``column_lineage`` with every :data:`ALL_INPUTS` marker replaced by the input column names.
+
+        The expanded form can be large (outputs x inputs names for a projection); the
+        tuple of input names is one object shared by every expanded output.
+        """
+        everything = tuple(column.name for column in self.input)
+        lineage = self.column_lineage
+        return {output: everything if inputs == ALL_INPUTS else inputs for output, inputs in lineage.items()}
 
 
 @dataclass(frozen=True, kw_only=True)

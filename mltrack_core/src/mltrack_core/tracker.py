@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import contextvars
 import dataclasses
 import json
 import os
 import threading
 import warnings
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
+from mltrack_core.deferred import FLUSH_TIMEOUT_SECONDS, DeferredWriter
 from mltrack_core.errors import (
     DanglingReferenceError,
     MissingPluginError,
@@ -54,6 +56,7 @@ from mltrack_core.schema import (
     is_valid_id,
     now_ms,
     replace,
+    with_context,
 )
 from mltrack_core.store import Point, Query, Store, ended_run_error, record_of
 
@@ -73,6 +76,8 @@ _FRAMEWORK_PLUGINS = {
 _COLUMN_FILTERS = {"name", "experiment", "fingerprint", "state"}
 _FAILURES_ANNOTATION = "mltrack.failures"
 _READ_CACHE_SIZE = 2048  # stored entities (training runs aside) kept for repeated reads
+_DEFERRING: contextvars.ContextVar[tuple[Tracker, ...]] = contextvars.ContextVar("mltrack_deferring", default=())
+"""The trackers whose writes are deferred in this context (see :meth:`Tracker.defer_writes`)."""
 
 
 def default_uri() -> str:
@@ -134,7 +139,11 @@ _default_lock = threading.Lock()
 
 
 def get_tracker() -> Tracker:
-    """The process-wide default tracker (connected on first use with :func:`connect`)."""
+    """The process-wide default tracker, connected on first use with :func:`connect`.
+
+    Its store is ``$MLTRACK_URI`` (else the embedded store) and its experiment
+    ``$MLTRACK_EXPERIMENT``; ``mltrack run --uri --experiment`` sets both.
+    """
     global _default_tracker
     with _default_lock:
         if _default_tracker is None:
@@ -193,6 +202,7 @@ class Tracker:
         self._package_versions: dict[str, str | None] = {}
         self._read_cache: collections.OrderedDict[str, Entity] = collections.OrderedDict()
         self._writer: PointWriter | None = None
+        self._deferred: DeferredWriter | None = None
         self._lock = threading.Lock()
         self._set_aside: set[str] = set()  # plugins whose observer or environment hook failed
 
@@ -206,7 +216,9 @@ class Tracker:
         self.close()
 
     def close(self) -> None:
-        """Write pending training metrics, then close the store."""
+        """Write deferred records and pending training metrics, then close the store."""
+        if self._deferred is not None:
+            self._deferred.settle(FLUSH_TIMEOUT_SECONDS)
         if self._writer is not None:
             self._writer.stop()
         self.store.close()
@@ -235,6 +247,57 @@ class Tracker:
             warnings.warn(
                 f"mltrack: {what} was not recorded: {type(exc).__name__}: {exc}", TrackingWarning, stacklevel=3
             )
+
+    # ------------------------------------------------------------ off the caller's path
+
+    def defer(self, what: str, work: Callable[[], object]) -> None:
+        """For framework plugins: run ``work`` on this tracker's background thread, after the work deferred before.
+
+        ``work`` must only read what cannot change once this call returns (copies,
+        schema objects), never the user's live objects. Its failure is reported
+        like :meth:`implicit`'s, as a warning naming ``what``, at the caller's
+        next call to this tracker. Reads and writes through this tracker wait
+        for the deferred work first; :meth:`flush` waits for it explicitly. See
+        :mod:`mltrack_core.deferred`.
+        """
+        writer = self._deferred
+        if writer is None:
+            with self._lock:
+                if self._deferred is None:
+                    self._deferred = DeferredWriter()
+                writer = self._deferred
+        writer.submit(what, work)
+
+    @contextlib.contextmanager
+    def defer_writes(self) -> Iterator[Tracker]:
+        """For framework plugins: store what the ``with`` block records off the caller's path.
+
+        Inside the block, ``track_*`` calls extract and complete their entities on
+        the caller's thread and return them as they will be stored (ids final);
+        training runs end the same way. Writing them (JSON, the store's
+        transaction, observers) is deferred (see :meth:`defer`); a store error is
+        then a warning, not an exception.
+        """
+        token = _DEFERRING.set((*_DEFERRING.get(), self))
+        try:
+            yield self
+        finally:
+            _DEFERRING.reset(token)
+
+    def flush(self, timeout: float | None = FLUSH_TIMEOUT_SECONDS) -> bool:
+        """Wait until everything recorded so far is stored (deferred records, metric points); False on timeout."""
+        done = self._deferred.settle(timeout) if self._deferred is not None else True
+        if self._writer is not None:
+            done = self._writer.flush(timeout) and done
+        return done
+
+    def _deferring(self) -> bool:
+        return self in _DEFERRING.get()
+
+    def _settle(self) -> None:
+        """Read your writes: wait for the work deferred so far (at once when there is none, or on its own thread)."""
+        if self._deferred is not None:
+            self._deferred.settle()
 
     @property
     def artifacts(self) -> ArtifactStore:
@@ -408,6 +471,7 @@ class Tracker:
             NotFoundError: no training run has that id.
             RunStateError: the run is not ended, has ended differently, or changes what it may not.
         """
+        self._settle()
         check_run_ended(ended)
         started = started or self.get_run(ended.id)
         if ended.creation_time != started.creation_time:  # creation time aside, as in put
@@ -434,6 +498,7 @@ class Tracker:
         points: a crash leaves all of it or nothing, and restoring again after
         one completes the write.
         """
+        self._settle()
         entities = list({entity.id: entity for entity in entities}.values())
         check_predictions_match(entities, self.get_many)
         points = [
@@ -542,11 +607,13 @@ class Tracker:
         for id_ in ids:
             if not is_valid_id(id_):  # no entity can have it: do not ask the store
                 continue
-            cached = self._read_cache.get(id_)
+            cached = self._read_cache.get(id_)  # only stored entities are cached: no need to wait for those
             if cached is None:
                 missing.append(id_)
             else:
                 entities[id_] = cached
+        if missing:
+            self._settle()
         for id_, stored in self.store.get(missing).items():
             entity = entity_from_json(json.loads(stored.document))
             if isinstance(entity, TrainingRun):
@@ -567,6 +634,7 @@ class Tracker:
 
     def points(self, run_id: str) -> list[Point]:
         """The metric points of a training run as plain tuples (cheaper than ``get`` for long runs)."""
+        self._settle()
         return self.store.points(run_id)
 
     def find(self, kind: str | None = None, **filters: Any) -> list[Entity]:
@@ -581,12 +649,14 @@ class Tracker:
         scores over time (use :meth:`get` or :meth:`points` for those).
         """
         query = self._query(kind, filters)
+        self._settle()
         ids = self.store.find(query)
         found = self.get_many(ids, with_scores=False)
         return [found[id_] for id_ in ids if id_ in found]
 
     def count(self, kind: str | None = None, **filters: Any) -> int:
         """How many stored entities match the filters of :meth:`find`."""
+        self._settle()
         return self.store.count(self._query(kind, filters))
 
     def lineage(
@@ -595,12 +665,14 @@ class Tracker:
         """What ``id`` was derived from (upstream) or what was derived from it (downstream)."""
         from mltrack_core.lineage import trace
 
+        self._settle()
         return trace(self, _id_of(id), direction, depth)
 
     def comparable(self, a: Evaluation | str, b: Evaluation | str, metric: str | None = None) -> Comparability:
         """Whether two evaluations can be compared (same data, metric and procedure), with the reasons if not."""
         from mltrack_core.lineage import compare_evaluations
 
+        self._settle()
         return compare_evaluations(self, _id_of(a), _id_of(b), metric)
 
     def leaderboard(
@@ -609,12 +681,14 @@ class Tracker:
         """Evaluations on ``dataset`` (or the same data) by ``metric``, best first, mutually comparable."""
         from mltrack_core.lineage import rank
 
+        self._settle()
         return rank(self, _id_of(dataset), metric, procedure=procedure, limit=limit)
 
     def diff(self, a: Model | str, b: Model | str) -> ModelDiff:
         """What differs between two models: hyperparameters, transforms, training data, environment."""
         from mltrack_core.lineage import diff_models
 
+        self._settle()
         return diff_models(self, _id_of(a), _id_of(b))
 
     # ------------------------------------------------------------ internals
@@ -628,12 +702,16 @@ class Tracker:
                 stacklevel=3,
             )
         entities = [self._complete(entity) for entity in (*extraction.related, primary)]
+        if self._deferring():
+            self.defer(f"{primary.KIND} {primary.id}", lambda: self._put(entities, announce=True))
+            return entities[-1]
         written = self._put(entities, announce=True)
         if written and written[-1] is entities[-1]:
             return entities[-1]
         return self.get(entities[-1].id)  # an identical entity was stored before: return it as stored
 
     def _put(self, entities: Sequence[Entity], *, announce: bool) -> list[Entity]:
+        self._settle()
         check_predictions_match(entities, self.get_many)
         written = set(self.store.put([record_of(entity) for entity in entities]))
         new = [entity for entity in entities if entity.id in written]
@@ -655,7 +733,7 @@ class Tracker:
                 changes[field_name] = default
         if isinstance(entity, (Model, TrainingRun)) and not entity.environment:
             changes["environment"] = self.environment()
-        return dataclasses.replace(entity, **changes) if changes else entity
+        return with_context(entity, **changes) if changes else entity
 
     def _extract_with(self, hook: Any, subject: Any, what: str, **arguments: Any) -> Extraction:
         extraction = hook(**arguments)
@@ -668,6 +746,10 @@ class Tracker:
 
     def _dataset(self, reference: Any, field_name: str) -> Dataset:
         if isinstance(reference, Dataset):
+            if self._deferring():  # stored, or stored off the caller's path, before what names it
+                self.defer(f"dataset {reference.id}", lambda: self._dataset(reference, field_name))
+                return reference
+            self._settle()
             if not self.store.get([reference.id]):
                 return self.track_dataset(reference)
             return reference
@@ -725,7 +807,7 @@ class Tracker:
         added_annotations = fields.pop("annotations", {}) or {}
         if "trained_on" in fields:
             fields["trained_on"] = self._dataset(fields["trained_on"], "trained_on").id
-        ended = dataclasses.replace(
+        ended = replace(
             started,
             state=state,
             end_time=now_ms(),
@@ -734,6 +816,11 @@ class Tracker:
             scores_over_time=(),
             **fields,
         )
+        if self._deferring():
+            check_run_ended(ended)
+            check_run_end(started, ended)
+            self.defer(f"the end of training run {started.id}", lambda: self.end_run(ended, started=started))
+            return ended
         stored, _ = self.end_run(ended, started=started)  # started as written: no read-back
         return stored
 

@@ -59,6 +59,8 @@ from mltrack_core.errors import (
 from mltrack_core.hookspecs import hookimpl
 from mltrack_core.store import BaseStore, Link, Point, Query, Record, StoredDocument
 
+_JITTER = random.Random()  # retry jitter from a private generator: the program's random draws stay its own
+
 if TYPE_CHECKING:
     import psycopg
 
@@ -410,7 +412,7 @@ class PostgresqlStore(BaseStore["psycopg.Cursor"]):
                 except (errors.DeadlockDetected, errors.SerializationFailure):
                     if attempt == WRITE_ATTEMPTS:
                         raise
-                    time.sleep(min(0.01 * 2**attempt, 1.0) * random.random())
+                    time.sleep(min(0.01 * 2**attempt, 1.0) * _JITTER.random())
         raise AssertionError("unreachable")  # pragma: no cover
 
     # ------------------------------------------------------------ the Store contract

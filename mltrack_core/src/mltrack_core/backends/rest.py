@@ -68,6 +68,8 @@ from mltrack_core.hookspecs import hookimpl
 from mltrack_core.schema import ScoreAtTime, dumps, float_from_json
 from mltrack_core.store import Link, Point, Query, Record, StoredDocument, check_batch_id
 
+_JITTER = random.Random()  # retry jitter from a private generator: the program's random draws stay its own
+
 if TYPE_CHECKING:
     import requests
 
@@ -312,7 +314,7 @@ class RestStore:
         maybe_sent = False
         for attempt in range(ATTEMPTS):
             if attempt:
-                time.sleep(0.2 * 2 ** (attempt - 1) * (1 + random.random() / 2))
+                time.sleep(0.2 * 2 ** (attempt - 1) * (1 + _JITTER.random() / 2))
             try:
                 response = self._request("POST", path, body)
             except _Unreachable as exc:
@@ -391,7 +393,7 @@ class RestStore:
         reason = ""
         for attempt in range(ATTEMPTS):
             if attempt:
-                time.sleep(0.2 * 2 ** (attempt - 1) * (1 + random.random() / 2))
+                time.sleep(0.2 * 2 ** (attempt - 1) * (1 + _JITTER.random() / 2))
             try:
                 response = self._request(method, path, body)
             except _Unreachable as exc:

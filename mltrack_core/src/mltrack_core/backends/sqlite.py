@@ -53,6 +53,8 @@ from mltrack_core.errors import (
 from mltrack_core.hookspecs import hookimpl
 from mltrack_core.store import BaseStore, Link, Point, Query, Record, StoredDocument
 
+_JITTER = random.Random()  # retry jitter from a private generator: the program's random draws stay its own
+
 BUSY_TIMEOUT_SECONDS = 30.0
 """How long one SQLite call waits for a lock before mltrack retries it."""
 GIVE_UP_AFTER_SECONDS = 300.0
@@ -437,7 +439,7 @@ class SqliteStore(BaseStore[sqlite3.Connection]):
             except sqlite3.Error as exc:
                 if not _is_busy(exc) or time.monotonic() > deadline:
                     raise self._store_error(exc) from exc
-            time.sleep(delay * (1 + random.random()))
+            time.sleep(delay * (1 + _JITTER.random()))
             delay = min(delay * 2, 1.0)
 
     def _translate(self, action: Callable[[], _Result]) -> _Result:

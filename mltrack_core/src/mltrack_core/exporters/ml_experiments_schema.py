@@ -25,6 +25,11 @@ also carries the entity's complete mltrack JSON under the extra property
 got a model cannot be a valid TrainingRun document (``forModelId`` is
 required); such runs are written as mltrack JSON to ``mltrack-only/``.
 
+A Transform's ``name`` is its place in the DAG (``preprocess__num__scale``);
+the schema has no field for what it is, so every transform document, embedded
+ones included, says it in the extra property ``"operator"`` (the class or
+operator, ``StandardScaler``), when known.
+
 The schema file (Apache-2.0, see the LICENSE and NOTICE files next to it) is
 shipped with this package; :func:`load_schema` reads it.
 """
@@ -79,6 +84,8 @@ DEFINITIONS = {
 }
 UNEXPRESSIBLE_FOLDER = "mltrack-only"
 EXTENSION = "mltrack"
+OPERATOR = "operator"
+"""The extra Transform property saying what a transform is (``StandardScaler``); ``name`` is its place in the DAG."""
 _PAGE = 500
 
 
@@ -249,6 +256,7 @@ def _transform_document(transform: Transform) -> dict[str, Any]:
         {
             "id": transform.id,
             "name": transform.name,
+            OPERATOR: transform.operator,
             "fromFramework": transform.framework,
             "fromFrameworkVersion": transform.framework_version,
             "version": transform.version,

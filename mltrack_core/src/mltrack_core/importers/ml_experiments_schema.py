@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mltrack_core.errors import SchemaError
-from mltrack_core.exporters.ml_experiments_schema import EXTENSION, FOLDERS, UNEXPRESSIBLE_FOLDER
+from mltrack_core.exporters.ml_experiments_schema import EXTENSION, FOLDERS, OPERATOR, UNEXPRESSIBLE_FOLDER
 from mltrack_core.importers._writing import ImportSummary, write_entities
 from mltrack_core.schema import (
     ConfusionMatrix,
@@ -282,6 +282,7 @@ def _transform(document: Mapping[str, Any]) -> Transform:
     return Transform(
         id=document["id"],
         name=document.get("name"),
+        operator=document.get(OPERATOR),
         framework=document.get("fromFramework"),
         framework_version=document.get("fromFrameworkVersion"),
         version=document.get("version"),

@@ -7,7 +7,8 @@ it fires, what it gets and what it returns). Three kinds of plugin use them:
 
 * **framework extractors** describe a framework's objects as schema entities
   (``mltrack_extract_model``, ``mltrack_extract_dataset``,
-  ``mltrack_extract_training``, ``mltrack_environment``);
+  ``mltrack_extract_training``, ``mltrack_environment``), and may track the
+  framework with no line of the user's (``mltrack_autolog``);
 * **storage backends** open a store for a URI scheme (``mltrack_open_store``);
 * **observers** react to what was stored (``mltrack_entities_stored``,
   ``mltrack_points_appended``, ``mltrack_run_ended``).
@@ -79,6 +80,50 @@ user's training.
 
 The three framework packages share one anatomy, one module per role; a new
 one should follow it (see the table in the repository's README).
+
+Automatic tracking
+------------------
+
+``mltrack run python train.py`` and :func:`mltrack_core.autolog` call every
+plugin's ``mltrack_autolog(tracker, disable)`` before (or while) the user's
+program runs. The plugin must not import its framework then: it hands a
+patching function to :func:`when_imported`, which calls it with the module
+right after the program imports it (before ``from forest import Forest``
+binds the name), or at once when it is imported already. Added to
+``mltrack_forest/plugin.py``, this records every ``Forest.fit``::
+
+    import mltrack_core
+    from mltrack_core.plugin import hookimpl, when_imported
+
+    _autolog = {"on": False, "tracker": None, "fit": None}  # "fit": the original, while patched
+
+
+    @hookimpl
+    def mltrack_autolog(tracker, disable):
+        _autolog.update(on=not disable, tracker=tracker)
+        if disable and _autolog["fit"] is not None:  # restore: forest is imported, since it was patched
+            sys.modules["forest"].Forest.fit, _autolog["fit"] = _autolog["fit"], None
+        elif not disable:
+            when_imported("forest", _patch)
+        return "forest"
+
+
+    def _patch(forest):
+        if not _autolog["on"] or _autolog["fit"] is not None:
+            return  # turned off meanwhile, or patched already: turning on twice is a no-op
+        fit = _autolog["fit"] = forest.Forest.fit
+
+        def tracked_fit(self, data):
+            result = fit(self, data)
+            tracker = _autolog["tracker"] or mltrack_core.get_tracker()
+            with tracker.implicit("a forest's training"):  # never break the user's fit
+                tracker.track_model(self, trained_on=tracker.track_dataset(name="forest-data"))
+            return result
+
+        forest.Forest.fit = tracked_fit
+
+Turning on twice is a no-op and turning off restores everything; records go
+to ``tracker``, or to :func:`mltrack_core.get_tracker` when it is None.
 
 Writing a storage backend
 -------------------------
@@ -176,6 +221,7 @@ wrappers work as in pluggy.
 """
 
 from mltrack_core.artifacts import ArtifactStore, location_of, mltrack_home, safe_file_name
+from mltrack_core.autolog import when_imported
 from mltrack_core.backends.memory import MemoryStore
 from mltrack_core.demo import DemoResult
 from mltrack_core.errors import (
@@ -199,6 +245,7 @@ from mltrack_core.hookspecs import hookimpl
 from mltrack_core.live import LiveRun
 from mltrack_core.plugin.frameworks import require_framework, supported_versions
 from mltrack_core.schema import (
+    ALL_INPUTS,
     ConfusionMatrix,
     Dataset,
     DataStatistic,
@@ -223,6 +270,7 @@ from mltrack_core.store import BaseStore, Link, Point, Query, Record, Store, Sto
 from mltrack_core.tracker import Tracker, get_tracker
 
 __all__ = [
+    "ALL_INPUTS",
     "ArtifactStore",
     "BaseStore",
     "ConflictError",
@@ -277,4 +325,5 @@ __all__ = [
     "require_framework",
     "safe_file_name",
     "supported_versions",
+    "when_imported",
 ]
