@@ -49,7 +49,7 @@ def _dense(values) -> np.ndarray:
 
 
 def recorded_lineage(transform) -> dict[str, set[str]]:
-    return {output: set(inputs) for output, inputs in transform.column_lineage.items()}
+    return {output: set(inputs) for output, inputs in transform.expanded_column_lineage().items()}
 
 
 def test_column_transformer_branches_drop_and_remainder(tracker, vertices, wine):

@@ -56,7 +56,7 @@ def test_grid_search_folds_candidates_scores_and_winner(tracker, iris, request):
             assert {p.name: p.value for p in model.hyperparameters}["classify__C"] == candidate.params["classify__C"]
             assert evaluation.on_dataset == record.splits[k].validation.id
             assert evaluation.computed_by == model.id
-            assert evaluation.score("score").value == search.cv_results_[f"split{k}_test_score"][candidate.index]
+            assert evaluation.score("accuracy").value == search.cv_results_[f"split{k}_test_score"][candidate.index]
             assert evaluation.procedure == "4-fold cross-validation"
     assert record.best_index == search.best_index_
     assert record.best.models[0].annotations["sklearn.search.best"] == "true"
@@ -65,7 +65,7 @@ def test_grid_search_folds_candidates_scores_and_winner(tracker, iris, request):
         record.model.annotations["sklearn.search.best_params"]
         == f'{{"classify__C": {search.best_params_["classify__C"]}}}'
     )
-    board = tracker.leaderboard(record.splits[0].validation, "score")
+    board = tracker.leaderboard(record.splits[0].validation, "accuracy")
     assert len(board.entries) == 3
     assert board.entries[0].value == max(search.cv_results_["split0_test_score"])
 
@@ -96,14 +96,18 @@ def test_randomized_multi_metric_search_with_training_scores(tracker, iris):
     assert training.procedure == "training part of 3-fold cross-validation"
 
 
-def test_a_search_of_a_tracked_pipeline_reuses_its_refit_model(tracker, iris):
+def test_the_refit_model_of_a_search_of_a_tracked_pipeline_names_the_chosen_candidate(tracker, iris):
     X, y = iris
     search = GridSearchCV(TrackedPipeline(pipeline().steps, tracker=tracker), {"classify__C": [0.1, 1.0]}, cv=3).fit(
         X, y
     )
     record = track_search(search, X, y, tracker=tracker)
-    assert record.model == search.best_estimator_.tracked_model_
-    assert tracker.count("model", trained_on=record.dataset) == 1
+    assert record.model.trained_on == search.best_estimator_.tracked_model_.trained_on == record.dataset.id
+    assert record.model.annotations["sklearn.search.best_index"] == str(search.best_index_)
+    assert (
+        record.model.annotations["sklearn.search.best_params"]
+        == f'{{"classify__C": {search.best_params_["classify__C"]}}}'
+    )
 
 
 def test_splits_that_cannot_be_replayed_are_recorded_without_rows(tracker, iris):
@@ -114,7 +118,7 @@ def test_splits_that_cannot_be_replayed_are_recorded_without_rows(tracker, iris)
     assert validation.fingerprint is None
     assert validation.row_count is None
     assert "give it an int random_state" in validation.annotations["mltrack.sklearn.rows_unknown"]
-    assert record.candidates[0].evaluations[0].score("score").value == search.cv_results_["split0_test_score"][0]
+    assert record.candidates[0].evaluations[0].score("accuracy").value == search.cv_results_["split0_test_score"][0]
 
 
 def test_repeated_searches_on_the_same_data_share_fold_datasets(tracker, iris):
@@ -122,7 +126,7 @@ def test_repeated_searches_on_the_same_data_share_fold_datasets(tracker, iris):
     first = track_search(GridSearchCV(pipeline(), {"classify__C": [0.1]}, cv=3).fit(X, y), X, y, tracker=tracker)
     second = track_search(GridSearchCV(pipeline(), {"classify__C": [1.0]}, cv=3).fit(X, y), X, y, tracker=tracker)
     assert [s.validation.id for s in first.splits] == [s.validation.id for s in second.splits]
-    assert len(tracker.leaderboard(first.splits[1].validation, "score").entries) == 2
+    assert len(tracker.leaderboard(first.splits[1].validation, "accuracy").entries) == 2
 
 
 def test_only_fitted_searches_are_accepted(tracker, iris):
@@ -152,12 +156,13 @@ def test_cross_validate_records_exact_folds_and_returns_sklearns_results(tracker
     assert folds == {subset_fingerprint(tracker.get(parent), test) for test in rows}
 
 
-def test_cross_validate_without_estimators_records_hyperparameters(tracker, iris):
+def test_cross_validate_without_estimators_records_each_fitted_split_model(tracker, iris):
     X, y = iris
     results = cross_validate(pipeline(), X, y, cv=3, tracker=tracker, return_indices=True, scoring=["accuracy"])
     assert "indices" in results
+    assert "estimator" not in results
     models = tracker.find("model")
     assert len(models) == 3
-    assert all(m.transforms == () for m in models)
+    assert all(len(m.transforms) == 2 for m in models)
     assert {p.name for p in models[0].hyperparameters} == set(pipeline().get_params(deep=True))
     assert {e.score("accuracy").value for e in tracker.find("evaluation")} == set(results["test_accuracy"])

@@ -1,6 +1,8 @@
-"""mltrack for scikit-learn: track pipelines by changing one line.
+"""mltrack for scikit-learn: track every fit, search and score with no added line, or pipelines by changing one.
 
-Replace ``Pipeline`` by :class:`TrackedPipeline`::
+Run the program unchanged under ``mltrack run python train.py``, or add
+``mltrack_sklearn.autolog()`` before training (see *Automatic tracking* below).
+Or replace ``Pipeline`` by :class:`TrackedPipeline`::
 
     import mltrack_core as mt
     from mltrack_sklearn import TrackedPipeline
@@ -102,6 +104,33 @@ Serialized models
     the ``Model`` or its location. Unpickling can run any code: load only models
     from stores you trust.
 
+Automatic tracking
+    After ``mltrack_sklearn.autolog()`` (or ``mltrack_core.autolog()``, which
+    turns on every installed framework plugin; ``mltrack run`` calls it):
+
+    * every top-level ``fit``, ``fit_transform`` or ``fit_predict`` of any
+      estimator, pipeline or meta-estimator records what a ``TrackedPipeline``
+      fit records (dataset with ``y`` as the target, run, model, DAG). Only the
+      top-level call: the fits made inside it (by a pipeline, a search, a
+      meta-estimator, ``super().fit``) are part of its record. A fit that raises
+      leaves a FAILED run and its exception reaches the program unchanged;
+    * a search's ``fit`` also records what :func:`track_search` records;
+    * ``sklearn.model_selection.cross_validate``, ``cross_val_score`` and
+      ``cross_val_predict`` record what :func:`cross_validate` records, and
+      return scikit-learn's results unchanged;
+    * predictions and scores of recorded models are remembered, so that a later
+      ``estimator.score`` or ``sklearn.metrics`` call on them is recorded as an
+      ``Evaluation`` on the data the predictions came from.
+
+    ``autolog(tracker=t)`` records into ``t`` (default: the process-wide tracker
+    at each record); calling it again is a no-op; ``autolog(disable=True)``
+    restores scikit-learn exactly. Recording never changes a result (the same
+    predictions, draws from the global random state and warnings, mltrack's
+    own :class:`mltrack_core.TrackingWarning` aside). While a recorded call
+    runs, calls in other threads count as part of it (joblib's threading backend
+    fits trees and folds there): of two fits running at once in two threads of
+    the program, only the first is recorded.
+
 Supported scikit-learn: the ``instruments`` extra's range, which
 :func:`supported_versions` returns (``pip install 'mltrack-sklearn[instruments]'``
 installs one). Older releases are refused with :class:`mltrack_core.MissingDependencyError`;
@@ -113,6 +142,9 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+# autolog is imported at once (it imports no scikit-learn): so ``mltrack_sklearn.autolog`` is the function,
+# not the module of the same name, whatever imported the module first.
+from mltrack_sklearn.autolog import autolog
 from mltrack_sklearn.framework import require_sklearn, supported_versions
 
 __version__ = "0.2.0"
@@ -120,6 +152,7 @@ __version__ = "0.2.0"
 __all__ = [
     "TrackedPipeline",
     "__version__",
+    "autolog",
     "cross_validate",
     "load_model",
     "supported_versions",

@@ -8,7 +8,10 @@ branches merging into one vertex; a ``drop`` branch is a vertex without outputs,
 ``passthrough`` branch a vertex whose outputs are its inputs. Stacking and voting
 ensembles are branches merging into the ensemble's vertex (stacking then feeds its
 ``final_estimator``); a fitted search is its ``best_estimator_``'s DAG feeding the
-search's vertex; other meta-estimators (one-vs-rest, bagging, ...) get a vertex fed
+search's vertex; a ``TransformedTargetRegressor``'s transformer takes the target
+column (not X) and feeds, besides X's flow, the regressor's learning vertex, whose
+``sklearn.target_transform`` annotation says what transforms y (the transformer
+or ``func``); other meta-estimators (one-vs-rest, bagging, ...) get a vertex fed
 by vertices of their inner estimators.
 
 Column lineage: each vertex's ``input`` and ``output`` columns come from
@@ -16,13 +19,18 @@ Column lineage: each vertex's ``input`` and ``output`` columns come from
 input columns it is computed from, when scikit-learn tells (one-to-one
 transformers, feature selectors, one-hot and spline encoders, polynomial
 features, missing indicators, projections such as PCA that mix all inputs, and
-single-column inputs). A merging vertex's lineage goes through its branches to
-its own input columns. When lineage or outputs cannot be known, the vertex says
-why in its ``mltrack.column_lineage`` annotation.
+single-column inputs). An output computed from every one of several input columns
+is written :data:`~mltrack_core.schema.ALL_INPUTS` (``"*"``) instead of the list,
+so a projection's lineage grows with its outputs, not outputs x inputs. A merging
+vertex's lineage goes through its branches to its own input columns. When lineage
+or outputs cannot be known, the vertex says why in its ``mltrack.column_lineage``
+annotation.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,14 +38,16 @@ from typing import Any
 import numpy as np
 import sklearn
 
-from mltrack_core.plugin import Transform, TypedColumn, TypeHint
-from mltrack_sklearn.parameters import is_estimator, own_parameters
+from mltrack_core.plugin import ALL_INPUTS, Transform, TypedColumn, TypeHint
+from mltrack_sklearn.parameters import is_estimator, own_parameters, plain_value
 
 __all__ = ["Dag", "build_dag", "input_columns"]
 
 MAX_LISTED_COLUMNS = 10_000
 """Outputs beyond this many (a text vectorizer's vocabulary) are counted, not listed."""
 LINEAGE_NOTE = "mltrack.column_lineage"
+TARGET_NOTE = "sklearn.target_transform"
+"""On the vertex that learns from a transformed target: what transforms y before it is fitted."""
 Sources = tuple[frozenset[int], ...]
 
 
@@ -77,9 +87,11 @@ def input_columns(estimator: Any, fallback: Sequence[str] = ()) -> tuple[str, ..
     return tuple(fallback) or None
 
 
-def build_dag(estimator: Any, columns: tuple[str, ...] | None, types: dict[str, TypeHint]) -> Dag:
-    """The DAG of a fitted ``estimator`` whose input has ``columns`` (typed by ``types``)."""
-    builder = _Builder(types)
+def build_dag(
+    estimator: Any, columns: tuple[str, ...] | None, types: dict[str, TypeHint], target: str | None = None
+) -> Dag:
+    """The DAG of a fitted ``estimator`` whose input has ``columns`` (typed by ``types``) and target ``target``."""
+    builder = _Builder(types, target)
     start = Flow((), columns, _identity(columns))
     try:
         builder.dag.output = builder.walk(estimator, "", start)
@@ -91,8 +103,9 @@ def build_dag(estimator: Any, columns: tuple[str, ...] | None, types: dict[str, 
 
 
 class _Builder:
-    def __init__(self, types: dict[str, TypeHint]) -> None:
+    def __init__(self, types: dict[str, TypeHint], target: str | None = None) -> None:
         self.types = dict(types)
+        self.target = target
         self.dag = Dag()
         self.version = sklearn.__version__
 
@@ -100,7 +113,7 @@ class _Builder:
 
     def walk(self, estimator: Any, path: str, flow: Flow) -> Flow:
         """Add the vertices of ``estimator`` fed by ``flow``; return what comes out."""
-        from sklearn.compose import ColumnTransformer
+        from sklearn.compose import ColumnTransformer, TransformedTargetRegressor
         from sklearn.ensemble import StackingClassifier, StackingRegressor, VotingClassifier, VotingRegressor
         from sklearn.pipeline import FeatureUnion, Pipeline
 
@@ -118,6 +131,8 @@ class _Builder:
             return self.voting(estimator, path, flow)
         if hasattr(estimator, "cv_results_") and getattr(estimator, "best_estimator_", None) is not None:
             return self.search(estimator, path, flow)
+        if isinstance(estimator, TransformedTargetRegressor) and hasattr(estimator, "regressor_"):
+            return self.target_regressor(estimator, path, flow)
         return self.estimator(estimator, path, flow)
 
     # ------------------------------------------------------------ compositions
@@ -167,8 +182,8 @@ class _Builder:
             if out.sources is None or len(out.sources) != span.stop - span.start:
                 sources, reason = None, out.reason or f"the lineage of branch {name!r} is unknown"
                 continue
-            for offset, used in enumerate(out.sources):
-                sources[span.start + offset] = frozenset(positions[i] for i in used)
+            branch_sources = _mapped(out.sources, lambda used, at=positions: frozenset(at[i] for i in used))
+            sources[span.start : span.start + len(branch_sources)] = branch_sources
         return self.merge(transformer, path, flow, tuple(tails), output_names[0], sources, reason)
 
     def feature_union(self, union: Any, path: str, flow: Flow) -> Flow:
@@ -219,6 +234,42 @@ class _Builder:
         inner = Flow(best.tails, flow.columns, _identity(flow.columns))
         vertex = self.vertex(search, path or type(search).__name__.lower(), inner, input_columns_=flow.columns)
         return Flow((vertex.id,), best.columns, best.sources, best.reason)
+
+    def target_regressor(self, regressor: Any, path: str, flow: Flow) -> Flow:
+        """A TransformedTargetRegressor: its transformer takes the target column, not X, and feeds the regressor.
+
+        The regressor's DAG is fed by ``flow``; the vertex that learns (its last)
+        is also fed by the transformer's, and says in its ``sklearn.target_transform``
+        annotation what transforms y (the transformer, or ``func``).
+        """
+        target_flow: tuple[str, ...] = ()
+        if is_estimator(regressor.transformer):
+            target = (self.target,) if self.target else None
+            y_path = _join(path, "transformer")
+            target_flow = self.walk(regressor.transformer_, y_path, Flow((), target, _identity(target))).tails
+            how = f"the target is transformed by {y_path} ({type(regressor.transformer_).__name__}) before fitting"
+        elif regressor.func is not None:
+            how = f"the target is transformed by {plain_value(regressor.func)} before fitting"
+            if regressor.inverse_func is not None:
+                how += f"; predictions are mapped back by {plain_value(regressor.inverse_func)}"
+        else:
+            how = None
+        learner = self.walk(regressor.regressor_, _join(path, "regressor"), flow)
+        if how is not None:
+            self.feed(learner.tails, target_flow, {TARGET_NOTE: how})
+        fed = Flow((*learner.tails, *target_flow), flow.columns, None)
+        vertex = self.vertex(regressor, path or type(regressor).__name__.lower(), fed, outputs=(), lineage=())
+        return Flow((vertex.id,), None, None, f"{type(regressor).__name__} makes predictions, not feature columns")
+
+    def feed(self, ids: tuple[str, ...], tails: tuple[str, ...], annotations: dict[str, str]) -> None:
+        """Give vertices already made more input vertices and annotations (a transformed target they learn from)."""
+        for index, transform in enumerate(self.dag.transforms):
+            if transform.id in ids:
+                self.dag.transforms[index] = dataclasses.replace(
+                    transform,
+                    input_transforms=(*transform.input_transforms, *tails),
+                    annotations={**transform.annotations, **annotations},
+                )
 
     def merge(
         self,
@@ -301,11 +352,10 @@ class _Builder:
             annotations[LINEAGE_NOTE] = note
         column_lineage = {}
         if lineage is not None and listed_outputs is not None and inputs is not None:
-            column_lineage = {
-                output: tuple(inputs[i] for i in sorted(used))
-                for output, used in zip(listed_outputs, lineage, strict=True)
-                if used
-            }
+            if len(inputs) > MAX_LISTED_COLUMNS:
+                annotations[LINEAGE_NOTE] = f"the {len(inputs)} input columns are not listed"
+            else:
+                column_lineage = _named_lineage(listed_outputs, lineage, inputs)
         transform = Transform(
             name=name,
             operator=operator or type(estimator).__name__,
@@ -326,7 +376,13 @@ class _Builder:
         if not columns or len(columns) > MAX_LISTED_COLUMNS:
             return ()
         unknown = TypeHint.UNKNOWN
-        return tuple(TypedColumn(name=column, typing=self.types.get(column, unknown)) for column in columns)
+        return tuple(_typed_column(column, self.types.get(column, unknown)) for column in columns)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _typed_column(name: str, typing: TypeHint) -> TypedColumn:
+    """One immutable column object per name and type, shared by every vertex and fit that lists it."""
+    return TypedColumn(name=name, typing=typing)
 
 
 # ---------------------------------------------------------------- column lineage
@@ -342,7 +398,41 @@ def _compose(outer: Sources | None, inner: Sources | None) -> Sources | None:
     """Sources of ``inner``'s outputs in terms of what fed ``outer``."""
     if outer is None or inner is None:
         return None
-    return tuple(frozenset().union(*(outer[i] for i in used)) for used in inner)
+    return _mapped(inner, lambda used: frozenset().union(*(outer[i] for i in used)))
+
+
+def _mapped(sources: Sources, convert: Any) -> Sources:
+    """``convert`` applied to each output's sources, once per distinct set.
+
+    The outputs of a projection share one set of all inputs (and what is mapped
+    from it stays shared): converting it once keeps the cost in outputs + inputs,
+    not outputs x inputs.
+    """
+    converted: dict[int, frozenset[int]] = {}
+    found = []
+    for used in sources:
+        key = id(used)  # the sets stay alive in ``sources`` meanwhile, so ids are not reused
+        result = converted.get(key)
+        if result is None:
+            result = converted[key] = convert(used)
+        found.append(result)
+    return tuple(found)
+
+
+def _named_lineage(outputs: tuple[str, ...], lineage: Sources, inputs: tuple[str, ...]) -> dict[str, Any]:
+    """Column lineage by name; an output computed from every one of several inputs is ``ALL_INPUTS``."""
+    named: dict[int, Any] = {}
+    column_lineage = {}
+    for output, used in zip(outputs, lineage, strict=True):
+        if not used:
+            continue
+        key = id(used)
+        if key not in named:
+            named[key] = (
+                ALL_INPUTS if len(inputs) > 1 and len(used) == len(inputs) else tuple(inputs[i] for i in sorted(used))
+            )
+        column_lineage[output] = named[key]
+    return column_lineage
 
 
 def _predictions_lineage(names: tuple[str, ...] | None, columns: tuple[str, ...] | None) -> Sources | None:

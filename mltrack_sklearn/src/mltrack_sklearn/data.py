@@ -10,13 +10,18 @@ evenly spaced rows of at most :data:`MAX_DESCRIBED_COLUMNS` columns, so their
 cost is bounded whatever the data's size; the sample size is recorded as the
 ``statistics_sample_rows`` statistic. A statistic over several columns holds one
 value per column, in the order of its ``columns``.
+
+Off the fit's path: :meth:`DataDescription.snapshot` copies that bounded sample
+at once (the user may change the data in place as soon as ``fit`` returns) and
+gives the dataset's final id, so that the statistics can be computed later, on
+another thread (see :meth:`mltrack_core.Tracker.defer`), from the copy alone.
 """
 
 from __future__ import annotations
 
 import math
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -24,7 +29,7 @@ import xxhash
 
 from mltrack_core.plugin import Dataset, DataStatistic, Histogram, SchemaError, TypedColumn, TypeHint
 
-__all__ = ["DataDescription", "describe_data", "is_supported_data", "subset_fingerprint"]
+__all__ = ["DataDescription", "DataSnapshot", "describe_data", "is_supported_data", "subset_fingerprint"]
 
 SAMPLE_ROWS = 10_000
 MAX_DESCRIBED_COLUMNS = 100
@@ -57,17 +62,42 @@ class DataDescription:
 
     def dataset(self) -> Dataset:
         """The full description, with statistics and histograms of a bounded sample."""
+        return self.snapshot().complete()
+
+    def snapshot(self) -> DataSnapshot:
+        """The dataset without its statistics now, and a private copy of the sample they are computed from.
+
+        Copying the sample costs at most :data:`SAMPLE_ROWS` x :data:`MAX_DESCRIBED_COLUMNS`
+        values; :meth:`DataSnapshot.complete` then reads nothing of the user's data.
+        """
         table = self.table
-        return Dataset(
+        dataset = Dataset(
             name=self.name,
             fingerprint=self.fingerprint,
             schema=table.schema(),
             target=self.target,
             row_count=table.rows,
-            statistics=table.statistics(),
-            histograms=table.histograms(),
             annotations={"mltrack.sklearn.container": table.container},
         )
+        return DataSnapshot(dataset, table.sample())
+
+
+@dataclass(frozen=True)
+class DataSnapshot:
+    """A dataset whose statistics are computed later, from a sample copied when the snapshot was taken.
+
+    ``dataset`` is the dataset as it will be stored (its id is final), without
+    statistics and histograms; :meth:`complete` adds them. Safe to complete on
+    any thread, after the user changed or freed the data.
+    """
+
+    dataset: Dataset
+    sample: _Sample
+
+    def complete(self) -> Dataset:
+        """``dataset`` with the statistics and histograms of the sample (same id)."""
+        sample = self.sample
+        return replace(self.dataset, statistics=sample.statistics(), histograms=sample.histograms())
 
 
 def describe_data(data: Any, target: Any = None, name: str | None = None) -> DataDescription:
@@ -108,7 +138,11 @@ def subset_fingerprint(parent: Dataset, rows: np.ndarray) -> str:
 
 @dataclass
 class _Table:
-    """Named 1-d columns over the user's data, and the blocks of memory that hold them."""
+    """Named 1-d columns over the user's data, and the blocks of memory that hold them.
+
+    ``matrix``: when every column is a column of one 2-d numeric array (a numpy
+    array, or a DataFrame held in one block), that array, to sample in one step.
+    """
 
     kind: str
     container: str
@@ -117,6 +151,7 @@ class _Table:
     blocks: list[Any]
     named: bool
     wide: bool = False
+    matrix: np.ndarray | None = None
 
     @property
     def names(self) -> list[str]:
@@ -140,45 +175,61 @@ class _Table:
             for name, column in self.columns
         ]
 
-    def _sample(self) -> tuple[slice, int]:
+    def sample(self) -> _Sample:
+        """A private copy of the evenly spaced rows that statistics and histograms describe."""
         step = max(1, math.ceil(self.rows / SAMPLE_ROWS))
-        return slice(None, None, step), len(range(0, self.rows, step))
+        rows, count = slice(None, None, step), len(range(0, self.rows, step))
+        described = [] if self.wide else self.columns[:MAX_DESCRIBED_COLUMNS]
+        numeric = [(index, name) for index, (name, column) in enumerate(described) if _is_numeric(column)]
+        other = [(name, _series(column, rows)) for name, column in described if not _is_numeric(column)]
+        matrix = None
+        if numeric:
+            # the leading columns that are columns of self.matrix are copied in one step, the others one by one
+            width = self.matrix.shape[1] if self.matrix is not None else 0
+            leading = next((k for k, (index, _) in enumerate(numeric) if index != k or k >= width), len(numeric))
+            matrix = _matrix([described[index][1] for index, _ in numeric[leading:]], rows, count, leading)
+            if leading:
+                matrix[:, :leading] = self.matrix[rows, :leading]  # type: ignore[index]
+        return _Sample(
+            rows=count,
+            numeric=[name for _, name in numeric],
+            matrix=matrix,
+            other=other,
+            order=[name for name, _ in described],
+            block=_block_statistics(self.columns[0][1]) if self.wide else [],
+        )
+
+
+@dataclass(frozen=True)
+class _Sample:
+    """Copies of sampled rows: ``matrix`` holds the ``numeric`` columns as floats, ``other`` the rest as Series."""
+
+    rows: int
+    numeric: list[str]
+    matrix: np.ndarray | None
+    other: list[tuple[str, Any]]
+    order: list[str]
+    block: list[DataStatistic]
 
     def statistics(self) -> list[DataStatistic]:
-        rows, sampled = self._sample()
-        found = [DataStatistic(name="statistics_sample_rows", value=sampled)]
-        if self.wide:
-            found += _block_statistics(self.columns[0][1])
-        numeric, other = self._described()
+        found = [DataStatistic(name="statistics_sample_rows", value=self.rows), *self.block]
         missing: dict[str, int] = {}
-        if numeric:
-            sample = _matrix(numeric, rows)
-            found += _numeric_statistics([name for name, _ in numeric], sample)
-            missing.update(zip([name for name, _ in numeric], np.isnan(sample).sum(axis=0).tolist(), strict=True))
-        if other:
-            samples = [(name, _series(column, rows)) for name, column in other]
-            found.append(DataStatistic(name="distinct", value=[int(s.nunique(dropna=True)) for _, s in samples],
-                                       columns=[name for name, _ in samples]))  # fmt: skip
-            missing.update((name, int(s.isna().sum())) for name, s in samples)
+        if self.matrix is not None:
+            found += _numeric_statistics(self.numeric, self.matrix)
+            missing.update(zip(self.numeric, np.isnan(self.matrix).sum(axis=0).tolist(), strict=True))
+        if self.other:
+            found.append(DataStatistic(name="distinct", value=[int(s.nunique(dropna=True)) for _, s in self.other],
+                                       columns=[name for name, _ in self.other]))  # fmt: skip
+            missing.update((name, int(s.isna().sum())) for name, s in self.other)
         if missing:
-            names = [name for name, _ in self._described_columns() if name in missing]
+            names = [name for name in self.order if name in missing]
             found.append(DataStatistic(name="missing", value=[missing[name] for name in names], columns=names))
         return found
 
     def histograms(self) -> list[Histogram]:
-        rows, _ = self._sample()
-        numeric, other = self._described()
-        found = _numeric_histograms([name for name, _ in numeric], _matrix(numeric, rows)) if numeric else []
-        found += [h for name, column in other if (h := _top_values(name, _series(column, rows))) is not None]
+        found = _numeric_histograms(self.numeric, self.matrix) if self.matrix is not None else []
+        found += [h for name, series in self.other if (h := _top_values(name, series)) is not None]
         return found
-
-    def _described_columns(self) -> list[tuple[str, Any]]:
-        return [] if self.wide else self.columns[:MAX_DESCRIBED_COLUMNS]
-
-    def _described(self) -> tuple[list[tuple[str, Any]], list[tuple[str, Any]]]:
-        described = self._described_columns()
-        numeric = [(name, column) for name, column in described if _is_numeric(column)]
-        return numeric, [(name, column) for name, column in described if not _is_numeric(column)]
 
 
 def _table(data: Any, role: str) -> _Table:
@@ -188,8 +239,13 @@ def _table(data: Any, role: str) -> _Table:
         names = [str(name) for name in data.columns]
         if len(set(names)) != len(names):
             raise SchemaError(f"{role} has repeated column names; give each column a distinct name")
-        columns = [(name, data.iloc[:, index]) for index, name in enumerate(names)]
-        return _Table(kind, container, len(data), columns, [column for _, column in columns], named=True)
+        values = _single_block(data)
+        if values is not None:
+            columns = [(name, values[:, index]) for index, name in enumerate(names)]
+        else:
+            columns = [(name, column) for name, (_, column) in zip(names, data.items(), strict=True)]
+        blocks = [column for _, column in columns]
+        return _Table(kind, container, len(data), columns, blocks, named=True, matrix=values)
     if kind == "Series":
         named = data.name is not None
         return _Table(kind, container, len(data), [(str(data.name) if named else "x0", data)], [data], named=named)
@@ -204,6 +260,23 @@ def _table(data: Any, role: str) -> _Table:
     )
 
 
+def _single_block(frame: Any) -> np.ndarray | None:
+    """The frame's values as one 2-d array without copying them, when pandas holds them in one numeric block.
+
+    Its columns are the frame's columns, byte for byte (so the fingerprint is
+    the same as column by column), and taking them is about a hundred times cheaper
+    than a Series per column. ``_mgr.is_single_block`` is pandas' own (private)
+    test; without it, or when it says no, the columns are taken one by one.
+    """
+    if not frame.shape[1] or not getattr(getattr(frame, "_mgr", None), "is_single_block", False):
+        return None
+    dtype = frame.dtypes.iloc[0]
+    if not isinstance(dtype, np.dtype) or dtype.kind not in "biuf":
+        return None
+    values = frame.to_numpy(copy=False)
+    return values if values.shape == frame.shape and values.dtype == dtype else None
+
+
 def _array_table(data: Any, container: str, role: str) -> _Table:
     sparse = _is_sparse(data)
     if data.ndim == 1:
@@ -214,7 +287,10 @@ def _array_table(data: Any, container: str, role: str) -> _Table:
     kind = "sparse" if sparse else "ndarray"
     if sparse or width > MAX_NAMED_COLUMNS:
         return _Table(kind, container, rows, [("features", data)], [data], named=False, wide=True)
-    return _Table(kind, container, rows, [(f"x{i}", data[:, i]) for i in range(width)], [data], named=False)
+    matrix = data if data.dtype.kind in "biuf" else None
+    return _Table(
+        kind, container, rows, [(f"x{i}", data[:, i]) for i in range(width)], [data], named=False, matrix=matrix
+    )
 
 
 def _pandas_kind(data: Any) -> str | None:
@@ -296,15 +372,19 @@ def _values(column: Any) -> np.ndarray:
     return column if isinstance(column, np.ndarray) else column.to_numpy()
 
 
-def _matrix(columns: list[tuple[str, Any]], rows: slice) -> np.ndarray:
-    """The sampled numeric columns as one float matrix (the only copy made: at most SAMPLE_ROWS rows)."""
-    return np.column_stack([_values(column)[rows] for _, column in columns]).astype(np.float64)
+def _matrix(columns: list[Any], rows: slice, count: int, leading: int = 0) -> np.ndarray:
+    """The ``count`` sampled ``rows`` of ``columns`` as floats, after ``leading`` columns left to fill (a copy)."""
+    matrix = np.empty((count, leading + len(columns)), dtype=np.float64)
+    for index, column in enumerate(columns, start=leading):
+        matrix[:, index] = _values(column)[rows]
+    return matrix
 
 
 def _series(column: Any, rows: slice) -> Any:
+    """A copy of the sampled rows of a column as a Series (a copy: the user may change the data afterwards)."""
     import pandas as pd
 
-    return pd.Series(column[rows]) if isinstance(column, np.ndarray) else column.iloc[rows]
+    return pd.Series(column[rows].copy()) if isinstance(column, np.ndarray) else column.iloc[rows].copy()
 
 
 def _numeric_statistics(names: list[str], sample: np.ndarray) -> list[DataStatistic]:

@@ -18,6 +18,7 @@ from mltrack_core.plugin import (
     Tracker,
     get_tracker,
 )
+from mltrack_sklearn.autolog import tracked_call
 from mltrack_sklearn.extract import record_data
 
 __all__ = ["CLASSIFIER_METRICS", "REGRESSOR_METRICS", "track_evaluation"]
@@ -56,8 +57,10 @@ def track_evaluation(
         metrics: scorer names (``sklearn.metrics.get_scorer_names()``) or metric
             functions; default accuracy, balanced accuracy and macro F1 for
             classifiers, R², MAE and RMSE (negated, as scorers are) for regressors.
-        model: the tracked model of ``estimator``; default the model a
-            :class:`~mltrack_sklearn.TrackedPipeline` recorded when it was fitted.
+        model: the tracked model of ``estimator``; default the model recorded
+            when it was fitted (a :class:`~mltrack_sklearn.TrackedPipeline`'s
+            ``tracked_model_``); for a fitted search, its own or, as it predicts
+            with ``best_estimator_``, the one its refit recorded.
         on_dataset: the tracked test dataset (or its id); default ``X`` and ``y``
             tracked (a stored dataset with the same content is reused).
         prediction: a tracked Prediction of this model on this data to link.
@@ -79,8 +82,9 @@ def track_evaluation(
     scorers = [_scorer(metric) for metric in (metrics or _default_metrics(estimator))]
     if on_dataset is None:
         on_dataset = prediction.on_dataset if prediction is not None else record_data(tracker, X, y)
-    predicted = estimator.predict(X)
-    scores = {label: score(estimator, X, y, predicted) for label, score in scorers}
+    with tracked_call():  # under autolog, these predictions and scores are this evaluation's, not recorded again
+        predicted = estimator.predict(X)
+        scores = {label: score(estimator, X, y, predicted) for label, score in scorers}
     matrix = None
     if is_classifier(estimator) and hasattr(estimator, "classes_"):
         counts = confusion_matrix(y, predicted, labels=estimator.classes_)
@@ -103,13 +107,38 @@ def _model_id(estimator: Any, model: Model | str | None) -> str:
         return model
     if model is not None:
         raise SchemaError(f"model= must be a tracked Model or its id, got {type(model).__name__}")
-    recorded = getattr(estimator, "tracked_model_", None)
-    if isinstance(recorded, Model):
+    recorded = _recorded_model(estimator)
+    if recorded is not None:
         return recorded.id
+    if _is_fitted_search(estimator):
+        raise SchemaError(
+            f"no tracked model is known for this {type(estimator).__name__} or its best_estimator_: pass model= "
+            "(track_search(search, X, y).model, or what tracker.track_model(search, trained_on=...) returned), "
+            "or search over a TrackedPipeline, whose refit records the model"
+        )
     raise SchemaError(
         f"no tracked model is known for this {type(estimator).__name__}: pass model= "
         "(what tracker.track_model(estimator, trained_on=...) returned) or fit a TrackedPipeline"
     )
+
+
+def _recorded_model(estimator: Any) -> Model | None:
+    """The model recorded when ``estimator`` was fitted; for a fitted search, else its ``best_estimator_``'s.
+
+    A fitted search predicts with its ``best_estimator_``, so the refit model is the one evaluated.
+    """
+    recorded = getattr(estimator, "tracked_model_", None)
+    if isinstance(recorded, Model):
+        return recorded
+    if _is_fitted_search(estimator):
+        recorded = getattr(estimator.best_estimator_, "tracked_model_", None)
+        if isinstance(recorded, Model):
+            return recorded
+    return None
+
+
+def _is_fitted_search(estimator: Any) -> bool:
+    return hasattr(estimator, "cv_results_") and getattr(estimator, "best_estimator_", None) is not None
 
 
 def _default_metrics(estimator: Any) -> tuple[str, ...]:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import sklearn
 
 from mltrack_core.plugin import Dataset, Extraction, Model, SchemaError, TrainingRun, TypedColumn, TypeHint
+from mltrack_sklearn import links
 from mltrack_sklearn.dag import build_dag, input_columns
 from mltrack_sklearn.data import DataDescription, describe_data
 from mltrack_sklearn.framework import FRAMEWORK
@@ -34,12 +35,13 @@ def extract_model(
             f"{type(estimator).__name__} is not fitted; call fit before tracking it as a model "
             "(an unfitted estimator can be tracked as a training run with tracker.track_training)"
         ) from None
+    trained_on = _with_fitted_target(estimator, tracker, trained_on)
     failures: list[str] = []
     parameters = _guarded(hyperparameters, estimator, "hyperparameters", failures) or []
     types = {column.name: column.typing for column in trained_on.schema}
     features = [column.name for column in trained_on.schema if column.name != trained_on.target]
     columns = input_columns(estimator, fallback=features if not _is_wide(trained_on) else ())
-    dag = build_dag(estimator, columns, types)
+    dag = build_dag(estimator, columns, types, target=trained_on.target)
     failures += dag.failures
     location = save_model(estimator, tracker, name) if serialize else None
     model = Model(
@@ -68,19 +70,51 @@ def extract_training(estimator: Any) -> Extraction:
 
 def extract_dataset(data: Any, name: str | None, target: Any) -> Extraction:
     """A dataset describing ``data`` and ``target``."""
-    return Extraction(describe_data(data, target, name).dataset())
-
-
-def record_data(tracker: Tracker, data: Any, target: Any = None, name: str | None = None) -> Dataset:
-    """Track ``data`` as a dataset, reusing a stored dataset with the same content, target and rows.
-
-    So fitting again on the same data records it once (and computes its
-    statistics once), and a fit on data the user tracked before (a named split
-    ``derived_from`` its source, say) is linked to it.
-    """
     described = describe_data(data, target, name)
-    stored = _same_stored_dataset(tracker, described, name_given=name is not None)
-    return stored or tracker.track_dataset(described.dataset())
+    if target is None:
+        # For track_model(estimator, trained_on=X): which recorded fits saw this X with a target.
+        links.remember_features(described.fingerprint, (found.id for found in links.datasets_of(data) if found.target))
+    return Extraction(described.dataset())
+
+
+def record_data(
+    tracker: Tracker,
+    data: Any,
+    target: Any = None,
+    name: str | None = None,
+    *,
+    described: DataDescription | None = None,
+) -> Dataset:
+    """Track ``data`` as a dataset, reusing the dataset it was recorded as, or a stored one with the same content.
+
+    The same objects recorded before (a part ``train_test_split`` made, the data
+    of an earlier fit) are found by identity (:mod:`mltrack_sklearn.links`)
+    without computing a fingerprint; other data by its content fingerprint,
+    target and row count. So fitting again on the same data records it once
+    (and computes its statistics once), and a fit on data the user or a split
+    tracked before (a part ``derived_from`` its source) is linked to it.
+
+    Args:
+        tracker: where to record.
+        data: the data (``X``).
+        target: its labels (``y``), or the name of its target column.
+        name: the dataset's name (a stored dataset is reused only with this name).
+        described: ``describe_data(data, target, name)``, when the caller computed it already.
+
+    Raises:
+        SchemaError: the data or the target cannot be described.
+    """
+    linked = links.dataset_of(data, target, tracker)
+    if linked is not None and (name is None or linked.name == name):
+        return linked
+    described = described or describe_data(data, target, name)
+    dataset = _same_stored_dataset(tracker, described, name_given=name is not None)
+    if dataset is None:  # the statistics of a new dataset are computed off the caller's path, from a copied sample
+        snapshot = described.snapshot()
+        tracker.defer(f"the dataset {snapshot.dataset.id}", lambda: tracker.track_dataset(snapshot.complete()))
+        dataset = snapshot.dataset
+    links.remember_dataset(data, target, dataset, tracker)
+    return dataset
 
 
 def _same_stored_dataset(tracker: Tracker, described: DataDescription, *, name_given: bool) -> Dataset | None:
@@ -95,6 +129,26 @@ def _same_stored_dataset(tracker: Tracker, described: DataDescription, *, name_g
         ):
             return stored
     return None
+
+
+def _with_fitted_target(estimator: Any, tracker: Tracker, trained_on: Dataset) -> Dataset:
+    """For ``track_model(estimator, trained_on=X)``: the dataset with ``y`` that the estimator's recorded fit saw.
+
+    ``trained_on=X`` describes ``X`` alone. When this estimator's last fit was
+    recorded (by autolog or a ``TrackedPipeline``) on this very ``X`` object
+    with a target ``y``, the model was trained on ``X`` and ``y``: that fit's
+    dataset is the training dataset. Otherwise ``trained_on`` is kept.
+    """
+    if trained_on.target is not None or trained_on.fingerprint is None:
+        return trained_on
+    candidates = links.fitted_datasets(trained_on.fingerprint)
+    if not candidates:
+        return trained_on
+    model = links.model_of(estimator, tracker) or getattr(estimator, "tracked_model_", None)
+    if not isinstance(model, Model) or model.trained_on not in candidates:
+        return trained_on
+    fitted = tracker.get_many([model.trained_on]).get(model.trained_on)
+    return fitted if isinstance(fitted, Dataset) else trained_on
 
 
 def learning_algorithm(estimator: Any) -> str:

@@ -5,7 +5,9 @@ A value is *non-default* when it differs from the default of the owning class's
 ``__init__``, the comparison scikit-learn's own ``repr`` makes. Values that are not
 JSON (estimators, functions, classes, random states) are recorded as readable text:
 an estimator by its class name (its own parameters follow under its prefix), a
-function or class by its qualified name.
+function, ufunc or class by its qualified name (``numpy.log1p``, ``train.<lambda>``),
+a partial with the arguments it binds, another callable object by its own ``repr``
+when that is readable, else ``module.ClassName(attribute=value, ...)``.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import functools
 import inspect
 import math
 import re
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -77,10 +80,25 @@ def own_parameters(estimator: Any) -> list[Parameter]:
     ]
 
 
+_KNOWN_PARAMETERS: dict[tuple[str, type, str, type, str], Parameter] = {}
+"""Parameters made before, by name, owning class and value: fits record the same ones again and again."""
+_MAX_KNOWN_PARAMETERS = 8192
+
+
 def _parameter(key: str, value: Any, owner: Any, name: str) -> Parameter:
-    defaults = init_defaults(type(owner))
     plain = plain_value(value)
-    doc = parameter_docs(type(owner)).get(name)
+    known = (key, type(owner), name, type(plain), repr(plain))  # repr: True, 1 and 1.0 are different values
+    found = _KNOWN_PARAMETERS.get(known)
+    if found is None:
+        if len(_KNOWN_PARAMETERS) >= _MAX_KNOWN_PARAMETERS:
+            _KNOWN_PARAMETERS.clear()
+        found = _KNOWN_PARAMETERS[known] = _new_parameter(key, plain, type(owner), name)
+    return found
+
+
+def _new_parameter(key: str, plain: Any, owner: type, name: str) -> Parameter:
+    defaults = init_defaults(owner)
+    doc = parameter_docs(owner).get(name)
     if name not in defaults:  # a step or branch of a composition: the user's choice, without default
         return Parameter(name=key, value=plain, non_default=True, doc=doc)
     default = defaults[name]
@@ -131,26 +149,56 @@ def plain_value(value: Any, depth: int = 0) -> Any:
         return {str(key): plain_value(item, depth + 1) for key, item in value.items()}
     if isinstance(value, np.random.RandomState):
         return "numpy.random.RandomState"
-    if inspect.isroutine(value) or isinstance(value, functools.partial):
-        return _qualified_name(getattr(value, "func", value))
+    if inspect.isroutine(value) or isinstance(value, np.ufunc):
+        return _qualified_name(value)
+    if isinstance(value, functools.partial):
+        return _partial_text(value, depth)
+    if callable(value):
+        return _callable_text(value, depth)
     return _readable(value, depth)
 
 
-def _readable(value: Any, depth: int) -> str:
+def _partial_text(value: functools.partial, depth: int) -> str:
+    """``functools.partial(numpy.power, exponent=2)``: the function and the arguments it binds."""
+    bound = [repr(plain_value(argument, depth + 1)) for argument in value.args]
+    bound += [f"{key}={plain_value(argument, depth + 1)!r}" for key, argument in value.keywords.items()]
+    return f"functools.partial({', '.join([str(plain_value(value.func, depth + 1)), *bound])})"
+
+
+def _callable_text(value: Any, depth: int) -> str:
+    """A callable object: its own readable ``repr`` (``make_scorer(f1_score, ...)``), else class and attributes."""
+    shown = repr(value)
+    if type(value).__repr__ is not object.__repr__ and not _ADDRESS.search(shown):
+        return shown
+    return _readable(value, depth, _qualified_name(type(value)))
+
+
+def _readable(value: Any, depth: int, class_name: str | None = None) -> str:
     """Text for other objects: ``ClassName(attribute=value, ...)`` without memory addresses."""
     attributes = getattr(value, "__dict__", None)
     if attributes and depth < 3:
         shown = ", ".join(
             f"{key}={plain_value(item, depth + 1)!r}" for key, item in attributes.items() if not key.startswith("_")
         )
-        return f"{type(value).__name__}({shown})"
+        return f"{class_name or type(value).__name__}({shown})"
     return _ADDRESS.sub("", repr(value))
 
 
 def _qualified_name(value: Any) -> str:
-    module = getattr(value, "__module__", None) or ""
+    """``module.qualname`` of a class or function (``numpy.log1p``, ``train.<lambda>``); builtins by name."""
+    module = getattr(value, "__module__", None) or _ufunc_module(value)
     name = getattr(value, "__qualname__", None) or getattr(value, "__name__", None) or repr(value)
     return f"{module}.{name}" if module and module != "builtins" else name
+
+
+def _ufunc_module(value: Any) -> str | None:
+    """Where a ufunc comes from when it does not say (numpy before 2 sets no ``__module__`` on ufuncs)."""
+    if not isinstance(value, np.ufunc):
+        return None
+    for module in ("numpy", "scipy.special"):
+        if getattr(sys.modules.get(module), value.__name__, None) is value:
+            return module
+    return None
 
 
 @functools.lru_cache(maxsize=512)

@@ -7,11 +7,18 @@ then imports the extraction code.
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from typing import TYPE_CHECKING, Any
 
 from mltrack_core.plugin import MissingDependencyError, hookimpl
-from mltrack_sklearn.framework import is_sklearn_estimator, require_sklearn, sklearn_environment, sklearn_is_imported
+from mltrack_sklearn.framework import (
+    FRAMEWORK,
+    is_sklearn_estimator,
+    require_sklearn,
+    sklearn_environment,
+    sklearn_is_imported,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -69,6 +76,21 @@ def mltrack_environment() -> dict[str, str] | None:
     if not sklearn_is_imported():
         return None
     return sklearn_environment()
+
+
+@hookimpl
+def mltrack_autolog(tracker: Tracker | None, disable: bool) -> str | None:
+    """Record every top-level scikit-learn fit, search, cross-validation and score (see ``mltrack_sklearn.autolog``).
+
+    scikit-learn is patched once the program imports it (at once if it is
+    already imported); nothing here imports it.
+    """
+    if importlib.util.find_spec("sklearn") is None:
+        return None
+    from mltrack_sklearn.autolog import autolog
+
+    autolog(tracker=tracker, disable=disable)
+    return FRAMEWORK
 
 
 @hookimpl

@@ -5,21 +5,12 @@ from __future__ import annotations
 import contextlib
 import copy
 import inspect
-import sys
 import warnings
 from collections.abc import Iterator
 from typing import Any
 
-from mltrack_core.plugin import (
-    Dataset,
-    LiveRun,
-    MltrackError,
-    Model,
-    SchemaError,
-    Tracker,
-    TrackingWarning,
-    get_tracker,
-)
+from mltrack_core.plugin import MltrackError, SchemaError, Tracker, TrackingWarning, get_tracker
+from mltrack_sklearn.autolog import FitRecorder, fitting_a_fold, tracked_call
 from mltrack_sklearn.framework import require_sklearn
 
 require_sklearn()
@@ -28,14 +19,9 @@ require_sklearn()
 from sklearn.pipeline import Pipeline  # noqa: E402
 from sklearn.utils.metaestimators import available_if  # noqa: E402
 
-from mltrack_sklearn.extract import record_data  # noqa: E402
-
 __all__ = ["TrackedPipeline"]
 
 _TAKES_TRANSFORM_INPUT = "transform_input" in inspect.signature(Pipeline.__init__).parameters
-_MODEL_SELECTION = "sklearn.model_selection._validation"
-_FOLD_FITS = frozenset({"_fit_and_score", "_fit_and_predict"})
-_FRAMES_TO_LOOK_AT = 40
 
 
 def _pipeline_offers(method: str) -> Any:
@@ -62,6 +48,7 @@ class TrackedPipeline(Pipeline):
     """
 
     _mltrack_not_hyperparameters = ("tracker",)
+    _mltrack_records_fits = True  # autolog leaves its fit methods alone: they record themselves
 
     if _TAKES_TRANSFORM_INPUT:
 
@@ -111,16 +98,22 @@ class TrackedPipeline(Pipeline):
 
     @contextlib.contextmanager
     def _recording(self, X: Any, y: Any) -> Iterator[None]:
-        if _fitting_a_fold():
-            yield
-            return
-        recorder = _FitRecorder.begin(self, X, y)
-        try:
-            yield
-        except BaseException as exc:
-            recorder.failed(exc)
-            raise
-        self.tracked_model_ = recorder.finished(self)
+        with tracked_call() as top:
+            if not top or fitting_a_fold():  # nested in a recorded call, or one fold of model selection
+                yield
+                return
+            tracker = self._tracker()  # a wrong tracker= is the user's mistake: it raises, like a bad parameter
+            if tracker is None:
+                yield
+                self.tracked_model_ = None
+                return
+            recorder = FitRecorder.begin(tracker, self, X, y, what="a TrackedPipeline fit")
+            try:
+                yield
+            except BaseException as exc:
+                recorder.failed(exc)
+                raise
+            self.tracked_model_ = recorder.finished(self)
 
     def _tracker(self) -> Tracker | None:
         """The tracker to record into; None (with a warning) when the default store cannot be opened."""
@@ -136,68 +129,3 @@ class TrackedPipeline(Pipeline):
                 f"{type(self.tracker).__name__} {self.tracker!r:.60}; use mltrack_core.connect(uri)"
             )
         return self.tracker
-
-
-class _FitRecorder:
-    """Records one fit: the dataset and the run before, the model after. Never raises."""
-
-    def __init__(
-        self, tracker: Tracker | None, dataset: Dataset | None, run: LiveRun | None, environment: dict[str, str]
-    ) -> None:
-        self.tracker = tracker
-        self.dataset = dataset
-        self.run = run
-        self.environment = environment  # read once for the run and the model (it costs milliseconds)
-
-    @classmethod
-    def begin(cls, pipeline: TrackedPipeline, X: Any, y: Any) -> _FitRecorder:
-        tracker = pipeline._tracker()  # a wrong tracker= is the user's mistake: it raises, like a bad parameter
-        if tracker is None:
-            return cls(None, None, None, {})
-        dataset = run = None
-        environment: dict[str, str] = {}
-        with tracker.implicit("the training data of a TrackedPipeline fit"):
-            dataset = record_data(tracker, X, y)
-        with tracker.implicit("the training run of a TrackedPipeline fit"):
-            environment = tracker.environment()
-            run = tracker.track_training(pipeline, trained_on=dataset, environment=environment)
-        return cls(tracker, dataset, run, environment)
-
-    def failed(self, exc: BaseException) -> None:
-        if self.run is not None and self.tracker is not None:
-            with self.tracker.implicit(f"the failure of training run {self.run.id}"):
-                self.run.fail(exc)
-
-    def finished(self, pipeline: TrackedPipeline) -> Model | None:
-        tracker = self.tracker
-        if tracker is None:
-            return None
-        model = None
-        if self.dataset is not None:
-            with tracker.implicit("the fitted model of a TrackedPipeline"):
-                model = tracker.track_model(  # also finishes the run
-                    pipeline, trained_on=self.dataset, **({"environment": self.environment} if self.environment else {})
-                )
-        if self.run is not None and not self.run.ended:
-            with tracker.implicit(f"the end of training run {self.run.id}"):
-                self.run.finish(model)
-        return model
-
-
-def _fitting_a_fold() -> bool:
-    """Whether scikit-learn's model selection is fitting this pipeline on one fold.
-
-    Searches and ``cross_validate`` fit clones on each fold inside ``_fit_and_score``
-    (``cross_val_predict`` inside ``_fit_and_predict``). Those fits are not recorded
-    one by one: :func:`mltrack_sklearn.track_search` and
-    :func:`mltrack_sklearn.cross_validate` record them from the results. A search's
-    final refit on all the data is an ordinary fit and is recorded.
-    """
-    frame = sys._getframe(2)
-    for _ in range(_FRAMES_TO_LOOK_AT):
-        if frame is None:
-            return False
-        if frame.f_code.co_name in _FOLD_FITS and frame.f_globals.get("__name__") == _MODEL_SELECTION:
-            return True
-        frame = frame.f_back
-    return False
