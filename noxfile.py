@@ -50,6 +50,8 @@ def core(session: nox.Session) -> None:
         "mltrack_core/tests",
         "--ignore=mltrack_core/tests/postgresql",
         "--ignore=mltrack_core/tests/consumers",
+        "-m",
+        "not postgresql",  # the server's PostgreSQL tests run in the postgresql session
         *session.posargs,
     )
 

@@ -18,7 +18,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.tree import DecisionTreeClassifier
 
 import mltrack_core as mt
-from mltrack_core.plugin import ALL_INPUTS
+from mltrack_core.plugin import ALL_INPUTS, Transform, TypedColumn
 from mltrack_core.store import record_of
 from mltrack_sklearn.dag import MAX_LISTED_COLUMNS
 
@@ -126,3 +126,9 @@ def test_the_compact_lineage_survives_an_sqlite_store(tmp_path, wide_digits):
         pca = next(t for t in reader.get_many(list(model.transforms)).values() if t.name == "pca")
     assert pca.column_lineage == dict.fromkeys([f"pca{i}" for i in range(5)], ALL_INPUTS)
     assert pca.inputs_of("pca4") == tuple(X.columns)
+
+
+def test_input_lists_may_be_numpy_arrays_of_names():
+    # get_feature_names_out gives numpy arrays: the schema stores them as tuples of names
+    transform = Transform(name="t", input=[TypedColumn(name="a")], column_lineage={"out": np.array(["a"])})
+    assert transform.column_lineage == {"out": ("a",)}
