@@ -2,7 +2,8 @@
 
 That is what a client sees when a server dies right after committing a write,
 or when a connection drops on the way back; a retry must then not store the
-write twice.
+write twice. An answer can also be cut after its headers, as when a server is
+killed while it sends the body.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class LossyProxy:
         self.seen: list[str] = []
         self._lose: list[str] = []
         self._drop: list[str] = []
+        self._cut: list[str] = []
         self._lock = threading.Lock()
         self._acceptor = threading.Thread(target=self._accept, daemon=True)
         self._acceptor.start()
@@ -54,6 +56,11 @@ class LossyProxy:
         """Drop the next request whose start line begins with ``request_start``: the server never gets it."""
         with self._lock:
             self._drop.append(request_start)
+
+    def cut(self, request_start: str) -> None:
+        """Send only the headers of the answer to the next request whose start line begins with ``request_start``."""
+        with self._lock:
+            self._cut.append(request_start)
 
     def close(self) -> None:
         # wake the accepting thread and wait for it before the descriptor is freed: a new proxy may get the
@@ -84,10 +91,16 @@ class LossyProxy:
                     never_sent = next((prefix for prefix in self._drop if start.startswith(prefix)), None)
                     if never_sent is not None:
                         self._drop.remove(never_sent)
+                    cut = next((prefix for prefix in self._cut if start.startswith(prefix)), None)
+                    if cut is not None:
+                        self._cut.remove(cut)
                 if never_sent is not None:
                     return  # the connection breaks before the request reaches the server
                 upstream.sendall(request)
                 answer = _read_message(from_server)
                 if answer is None or dropped is not None:
                     return  # the server did the work; the client never hears of it
+                if cut is not None:
+                    client.sendall(answer.split(b"\r\n\r\n", 1)[0] + b"\r\n\r\n")
+                    return  # the headers promised a body that never comes
                 client.sendall(answer)

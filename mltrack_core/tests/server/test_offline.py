@@ -56,6 +56,19 @@ def test_a_lost_answer_to_a_metric_batch_does_not_store_it_twice(proxy: LossyPro
     assert not any("?tail=" in request for request in proxy.seen)  # nothing is guessed from the run's last points
 
 
+def test_an_answer_cut_after_its_headers_is_retried_like_a_lost_one(proxy: LossyProxy) -> None:
+    with mt.connect(proxy.url) as tracker:  # what a client sees when the server is killed while it answers
+        proxy.cut("POST /v1/entities")
+        dataset = tracker.track_dataset(name="once")
+        run = tracker.track_training(name="fit", trained_on=dataset)
+        sent = [Point(run.id, "loss", 1.0, None, 0, 1_000)]
+        proxy.cut("POST /v1/points")
+        assert tracker.store.append_points(sent, batch_id="batch-1")  # sent again at once, not raised
+        assert tracker.points(run.id) == sent and tracker.count("dataset") == 1
+    assert proxy.seen.count("POST /v1/entities HTTP/1.1") == 3  # the dataset twice, the run once
+    assert proxy.seen.count("POST /v1/points HTTP/1.1") == 2
+
+
 def test_a_batch_that_never_arrived_is_sent_again_although_the_run_ends_with_the_same_points(
     proxy: LossyProxy,
 ) -> None:

@@ -439,6 +439,8 @@ class RestStore:
             )
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise _Unreachable(_reason(exc), maybe_sent=not _never_sent(exc)) from exc
+        except requests.exceptions.ChunkedEncodingError as exc:  # the server died while it answered
+            raise _Unreachable(_reason(exc), maybe_sent=True) from exc
 
     def _answer(self, response: requests.Response) -> dict[str, Any]:
         """The JSON of a successful answer, or the mltrack error the server reported."""
