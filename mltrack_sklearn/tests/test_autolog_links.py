@@ -510,11 +510,14 @@ def test_a_link_is_never_taken_for_a_new_object_that_got_the_same_id(tracker):
     links.remember_dataset(first, None, dataset)
     assert links.dataset_of(first) == dataset
     key = id(first)
+    tracker.flush()  # no background work that could take the freed memory meanwhile
     del first
+    kept = []  # each new array gets memory not handed out yet, until one gets the freed array's
     for _ in range(10_000):
         second = np.arange(10.0)  # the same content: only the identity tells them apart
         if id(second) == key:
             break
+        kept.append(second)
     else:
         pytest.skip("CPython gave no new array the freed array's id")
     assert links.dataset_of(second) is None

@@ -472,7 +472,7 @@ class _Struct:
     def __post_init__(self) -> None:
         prefix = self._where_prefix()
         values = self.__dict__  # frozen dataclasses without slots: set the converted values in place
-        for name, convert in _converters(type(self)):
+        for name, convert in _converters(type(self)).items():
             values[name] = convert(values[name], prefix + name)
 
     def _where_prefix(self) -> str:
@@ -518,17 +518,9 @@ def replace(struct: S, **fields: Any) -> S:
     """
     cls = type(struct)
     if cls.__post_init__ in _FIELD_RULES_ONLY and set(fields) <= _init_names(cls):
-        copied = copy.copy(struct)
-        values = copied.__dict__
-        values.update(fields)
-        if isinstance(copied, Entity) and values["id"] is None:
-            values["id"] = new_id(copied.KIND)
-        prefix = copied._where_prefix()
-        converters = dict(_converters(cls))
-        for name in fields:
-            if name in converters:
-                values[name] = converters[name](values[name], prefix + name)
-        return copied
+        if isinstance(struct, Entity) and "id" in fields and fields["id"] is None:
+            fields["id"] = new_id(struct.KIND)
+        return _copy_with(struct, fields)
     try:
         return dataclasses.replace(struct, **fields)
     except TypeError as exc:
@@ -552,17 +544,27 @@ CONTEXT_FIELDS = frozenset({"creator", "creator_team", "experiment", "environmen
 def with_context(entity: E, **fields: Any) -> E:
     """``replace(entity, **fields)`` for :data:`CONTEXT_FIELDS`, converting only those fields.
 
-    ``replace`` validates every field again (nested parameters, columns, ...);
-    the tracker completes every entity it writes, so this keeps that cheap.
+    Unlike ``replace``, it takes this short way for every kind, those with rules
+    across fields (transforms) included: no such rule involves a context field.
+    The tracker completes every entity it writes, so this keeps that cheap.
     """
     unknown = sorted(set(fields) - CONTEXT_FIELDS)
     if unknown:
         raise SchemaError(f"with_context sets {', '.join(sorted(CONTEXT_FIELDS))}, not {', '.join(unknown)}")
-    copied = copy.copy(entity)
-    prefix = entity._where_prefix()
-    converters = dict(_converters(type(entity)))
-    for name, value in fields.items():
-        copied.__dict__[name] = converters[name](value, prefix + name)
+    return _copy_with(entity, fields)
+
+
+def _copy_with(struct: S, fields: dict[str, Any]) -> S:
+    """A copy of ``struct`` with ``fields`` set and converted; its other fields were checked when it was made."""
+    copied = copy.copy(struct)
+    values = copied.__dict__
+    values.update(fields)
+    prefix = copied._where_prefix()
+    converters = _converters(type(struct))
+    for name in fields:
+        convert = converters.get(name)
+        if convert is not None:
+            values[name] = convert(values[name], prefix + name)
     return copied
 
 
@@ -599,14 +601,14 @@ def _specs(cls: type) -> tuple[tuple[str, Converter | None, Any], ...]:
     return cached
 
 
-_CONVERTERS_CACHE: dict[type, tuple[tuple[str, Converter], ...]] = {}
+_CONVERTERS_CACHE: dict[type, dict[str, Converter]] = {}
 
 
-def _converters(cls: type) -> tuple[tuple[str, Converter], ...]:
-    """(name, converter) of each field of ``cls`` that has one, computed once per class."""
+def _converters(cls: type) -> dict[str, Converter]:
+    """The converter of each field of ``cls`` that has one, by field name, computed once per class."""
     cached = _CONVERTERS_CACHE.get(cls)
     if cached is None:
-        cached = _CONVERTERS_CACHE[cls] = tuple((name, convert) for name, convert, _ in _specs(cls) if convert)
+        cached = _CONVERTERS_CACHE[cls] = {name: convert for name, convert, _ in _specs(cls) if convert}
     return cached
 
 

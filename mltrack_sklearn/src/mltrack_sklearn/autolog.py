@@ -62,6 +62,7 @@ from mltrack_sklearn.framework import require_sklearn
 
 __all__ = [
     "FitRecorder",
+    "Patches",
     "autolog",
     "current_tracker",
     "fitting_a_fold",
@@ -169,14 +170,66 @@ def _dispatched_from_elsewhere() -> bool:
     return _in_worker_process() or fitting_a_fold()
 
 
+# ---------------------------------------------------------------- patches
+
+
+_ABSENT = object()
+
+
+class Patches:
+    """Attributes replaced on modules and classes, each restored exactly by :meth:`restore`."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.active = False
+        """Whether the replacements record: a replacement copied where :meth:`restore` cannot see it
+        (``from sklearn.metrics import accuracy_score`` in a module imported meanwhile) passes straight through."""
+        self._done: list[tuple[Any, str, Any, Any]] = []
+        self._copies: list[tuple[str, str, Any, Any]] = []
+
+    def install(self, owner: Any, name: str, replacement: Any, copied_to: tuple[str, ...] = ()) -> None:
+        """Set ``owner.name`` to ``replacement``; restoring deletes it again when ``owner`` only inherited it.
+
+        ``copied_to``: modules (by name) that may have copied the replacement since
+        (a package doing ``from ._split import train_test_split`` while it is imported).
+        """
+        original = vars(owner).get(name, _ABSENT)
+        self._done.append((owner, name, original, replacement))
+        self._copies += [(module, name, original, replacement) for module in copied_to]
+        setattr(owner, name, replacement)
+        self.active = True
+
+    def restore(self) -> None:
+        """Put every original back, unless something else replaced ours since (then that stays).
+
+        What replaced ours since (scikit-learn's ``set_output`` wraps ``fit_transform``
+        of classes defined while autolog was on) calls our replacement, which passes
+        straight through once automatic tracking is off.
+        """
+        self.active = False
+        for owner, name, original, replacement in reversed(self._done):
+            if vars(owner).get(name) is not replacement:
+                _log.debug("%s.%s was replaced again since mltrack patched it: left as it is", owner.__name__, name)
+            elif original is _ABSENT:
+                delattr(owner, name)
+            else:
+                setattr(owner, name, original)
+        for module_name, name, original, replacement in self._copies:
+            module = sys.modules.get(module_name)
+            if module is not None and vars(module).get(name) is replacement:
+                setattr(module, name, original)
+        self._done.clear()
+        self._copies.clear()
+
+
 # ---------------------------------------------------------------- turning on and off
 
 _settings_lock = threading.RLock()
 _wanted = False  # autolog() was called and not disabled since
 _tracker: Tracker | None = None
-_patches: list[tuple[Any, str, Any, Any, bool]] = []  # (owner, name, original, replacement, owner had it)
 _patched_methods: set[tuple[type, str]] = set()  # (owner, method name) already patched
 _function_replacements: dict[Any, Any] = {}  # a model selection function -> its replacement, in every module
+_patches = Patches()  # estimator methods, __init_subclass__ and the cross-validation functions
 _base_estimator: type | None = None
 
 
@@ -282,16 +335,7 @@ def _remove_patches() -> None:
         companion = sys.modules.get(name)
         if companion is not None:
             companion.unpatch()
-    for owner, name, original, replacement, owned in reversed(_patches):
-        if owner.__dict__.get(name) is not replacement:
-            # Something wrapped our replacement since (scikit-learn's set_output wraps fit_transform of classes
-            # defined while autolog was on): it stays, and passes straight through now that autolog is off.
-            continue
-        if owned:
-            setattr(owner, name, original)
-        else:
-            delattr(owner, name)
-    _patches.clear()
+    _patches.restore()
     _patched_methods.clear()
     _function_replacements.clear()
     _base_estimator = None
@@ -328,14 +372,7 @@ def _hook_subclass_creation(base: type) -> None:
                     stacklevel=2,
                 )
 
-    _install(base, "__init_subclass__", classmethod(__init_subclass__))
-
-
-def _install(owner: Any, name: str, replacement: Any) -> None:
-    owned = name in owner.__dict__
-    original = owner.__dict__.get(name)
-    setattr(owner, name, replacement)
-    _patches.append((owner, name, original, replacement, owned))
+    _patches.install(base, "__init_subclass__", classmethod(__init_subclass__))
 
 
 def _patch_class(cls: type) -> None:
@@ -353,7 +390,7 @@ def _patch_class(cls: type) -> None:
         _patched_methods.add((owner, name))
         replacement = _replacement(inspect.getattr_static(owner, name), name)
         if replacement is not None:
-            _install(owner, name, replacement)
+            _patches.install(owner, name, replacement)
 
 
 def _patchable_owner(owner: type) -> bool:
@@ -665,7 +702,7 @@ def _patch_model_selection(module: ModuleType) -> None:
             replacement = _function_replacements.get(current)
             if replacement is None:  # the package re-exports _validation's functions: one replacement for both
                 replacement = _function_replacements[current] = _CROSS_VALIDATION_WRAPPERS[name](current)
-            _install(module, name, replacement)
+            _patches.install(module, name, replacement)
 
 
 def _bound_arguments(original: Callable[..., Any], args: tuple, kwargs: dict) -> dict[str, Any]:

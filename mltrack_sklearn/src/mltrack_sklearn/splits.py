@@ -55,8 +55,6 @@ import importlib
 import inspect
 import logging
 import numbers
-import sys
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any
@@ -66,52 +64,13 @@ import xxhash
 
 from mltrack_core.plugin import Dataset, SchemaError, Tracker
 from mltrack_sklearn import links
-from mltrack_sklearn.autolog import current_tracker, inside_tracked_call, tracked_call
+from mltrack_sklearn.autolog import Patches, current_tracker, inside_tracked_call, tracked_call
 from mltrack_sklearn.data import _CHUNK_BYTES, _hash_block, describe_data, subset_fingerprint
 from mltrack_sklearn.extract import record_data
 
-__all__ = ["Patches", "patch", "unpatch"]
+__all__ = ["patch", "unpatch"]
 
 LOG = logging.getLogger("mltrack.sklearn")
-
-
-class Patches:
-    """Attributes replaced on modules and classes, each restored exactly by :meth:`restore`."""
-
-    def __init__(self) -> None:
-        self.lock = threading.RLock()
-        self.active = False
-        """Whether the replacements record: a replacement copied where :meth:`restore` cannot see it
-        (``from sklearn.metrics import accuracy_score`` in a module imported meanwhile) passes straight through."""
-        self._done: list[tuple[Any, str, Any, Any]] = []
-        self._copies: list[tuple[str, str, Any, Any]] = []
-
-    def install(self, owner: Any, name: str, replacement: Any, copied_to: tuple[str, ...] = ()) -> None:
-        """Set ``owner.name`` (an attribute ``owner`` defines itself) to ``replacement``.
-
-        ``copied_to``: modules (by name) that may have copied the replacement since
-        (a package doing ``from ._split import train_test_split`` while it is imported).
-        """
-        original = vars(owner)[name]
-        self._done.append((owner, name, original, replacement))
-        self._copies += [(module, name, original, replacement) for module in copied_to]
-        setattr(owner, name, replacement)
-        self.active = True
-
-    def restore(self) -> None:
-        """Put every original back, unless something else replaced ours since (then that stays)."""
-        self.active = False
-        for owner, name, original, replacement in reversed(self._done):
-            if vars(owner).get(name) is replacement:
-                setattr(owner, name, original)
-            else:
-                LOG.debug("%s.%s was replaced again since mltrack patched it: left as it is", owner.__name__, name)
-        for module_name, name, original, replacement in self._copies:
-            module = sys.modules.get(module_name)
-            if module is not None and vars(module).get(name) is replacement:
-                setattr(module, name, original)
-        self._done.clear()
-        self._copies.clear()
 
 
 _patches = Patches()
