@@ -392,6 +392,8 @@ class Forest:
 
     def fit(self, data):
         self.fitted_on = len(data)
+        if self.n_trees > 100:  # a forest of forests: the inner fit is part of this one
+            Forest(n_trees=self.n_trees - 100).fit(data)
         return self
 """
 
@@ -440,9 +442,9 @@ def test_the_autolog_example_of_the_guide_records_every_fit_and_turns_off(forest
         assert "forest" in mt.autolog(tracker=tracker)  # on twice: still one patch
 
         namespace = {}
-        exec("from forest import Forest\nForest(n_trees=7).fit([1, 2, 3])", namespace)
-        (model,) = tracker.find("model")
-        assert model.name == "forest-7" and model.learning_algorithm == "forest.Forest"
+        exec("from forest import Forest\nForest(n_trees=107).fit([1, 2, 3])", namespace)
+        (model,) = tracker.find("model")  # the inner fit is not recorded on its own
+        assert model.name == "forest-107" and model.learning_algorithm == "forest.Forest"
 
         mt.autolog(tracker=tracker, disable=True)
         namespace["Forest"](n_trees=8).fit([1])

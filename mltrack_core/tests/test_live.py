@@ -298,3 +298,14 @@ def test_a_flush_after_the_writer_stopped_answers_at_once(tmp_path):
     assert tracker.flush(timeout=1.0)  # nothing is left to write: no wait for a thread that is gone
     with mt.connect(uri, read_only=True) as reader:
         assert [point.value for point in reader.points(run.id)] == [1.0]
+
+
+def test_open_runs_are_the_live_runs_not_yet_ended_with_their_subjects(tracker):
+    assert tracker.open_runs() == []
+    data = tracker.track_dataset(name="d")
+    first = tracker.track_training(name="first", trained_on=data)
+    second = tracker.track_training(name="second", trained_on=data)
+    assert tracker.open_runs() == [first, second]
+    first.finish()
+    second.fail(RuntimeError("boom"))
+    assert tracker.open_runs() == []

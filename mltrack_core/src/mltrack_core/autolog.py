@@ -9,26 +9,31 @@ the user's program imports it, and never imported by mltrack itself.
 
 from __future__ import annotations
 
+import collections
+import contextlib
+import logging
 import os
 import sys
 import threading
 import warnings
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Iterator
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import pluggy
 
-from mltrack_core.errors import TrackingWarning
+from mltrack_core.errors import SchemaError, TrackingWarning
 
 if TYPE_CHECKING:
     from importlib.machinery import ModuleSpec
 
     from mltrack_core.tracker import Tracker
 
-__all__ = ["autolog", "when_imported"]
+__all__ = ["AutologSettings", "Patches", "TopLevelCalls", "WeakLinks", "autolog", "when_imported"]
 
 _AUTOLOG_HOOK = "mltrack_autolog"
+_log = logging.getLogger("mltrack.autolog")
 
 
 def autolog(*, tracker: Tracker | None = None, disable: bool = False) -> list[str]:
@@ -258,3 +263,209 @@ class _NotifyingLoader:
 
 
 _FINDER = _PostImportFinder()
+
+
+# ---------------------------------------------------------------- what plugins patch with
+
+
+_ABSENT = object()
+
+
+class Patches:
+    """Attributes replaced on modules and classes, each restored exactly by :meth:`restore`.
+
+    A framework plugin installs its replacements here when it is turned on and
+    restores them when it is turned off, so automatic tracking is reversible.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.active = False
+        """Whether the replacements record: a replacement copied where :meth:`restore` cannot see it
+        (``from sklearn.metrics import accuracy_score`` in a module imported meanwhile) passes straight through."""
+        self._done: list[tuple[Any, str, Any, Any]] = []
+        self._copies: list[tuple[str, str, Any, Any]] = []
+
+    def install(self, owner: Any, name: str, replacement: Any, copied_to: tuple[str, ...] = ()) -> None:
+        """Set ``owner.name`` to ``replacement``; restoring deletes it again when ``owner`` only inherited it.
+
+        ``copied_to``: modules (by name) that may have copied the replacement since
+        (a package doing ``from ._split import train_test_split`` while it is imported).
+        """
+        original = vars(owner).get(name, _ABSENT)
+        self._done.append((owner, name, original, replacement))
+        self._copies += [(module, name, original, replacement) for module in copied_to]
+        setattr(owner, name, replacement)
+        self.active = True
+
+    def restore(self) -> None:
+        """Put every original back, unless something else replaced ours since (then that stays).
+
+        What replaced ours since (scikit-learn's ``set_output`` wraps ``fit_transform``
+        of classes defined while autolog was on) calls our replacement, which passes
+        straight through once automatic tracking is off.
+        """
+        self.active = False
+        for owner, name, original, replacement in reversed(self._done):
+            if vars(owner).get(name) is not replacement:
+                _log.debug("%s.%s was replaced again since mltrack patched it: left as it is", owner.__name__, name)
+            elif original is _ABSENT:
+                delattr(owner, name)
+            else:
+                setattr(owner, name, original)
+        for module_name, name, original, replacement in self._copies:
+            module = sys.modules.get(module_name)
+            if module is not None and vars(module).get(name) is replacement:
+                setattr(module, name, original)
+        self._done.clear()
+        self._copies.clear()
+
+
+class TopLevelCalls:
+    """Tells a top-level recorded call from the framework calls nested in it, across the whole process.
+
+    A fit that mltrack records calls more fits (a pipeline's stages, a search's
+    candidates), possibly in other threads (joblib's or Spark's thread pools):
+    only the outermost one records, so the flag is process-wide, not per thread.
+    A consequence: two top-level calls running at once in two threads record the first one only.
+    """
+
+    def __init__(self, on_change: Callable[[], None] | None = None) -> None:
+        """``on_change`` runs under :attr:`lock` whenever :attr:`running` changes (take it to change its inputs)."""
+        self.running = False
+        self.lock = threading.Lock()
+        self._on_change = on_change
+
+    @contextlib.contextmanager
+    def enter(self) -> Iterator[bool]:
+        """Enter a recorded call; yields True when it is top-level (the caller records), False when nested."""
+        with self.lock:
+            top = not self.running
+            if top:
+                self._set(True)
+        if not top:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            with self.lock:
+                self._set(False)
+
+    def _set(self, running: bool) -> None:
+        self.running = running
+        if self._on_change is not None:
+            self._on_change()
+
+
+class AutologSettings:
+    """What a framework plugin's ``autolog()`` was told: whether tracking is wanted, and the tracker to record into."""
+
+    def __init__(self, framework: str) -> None:
+        self.framework = framework
+        self.lock = threading.RLock()
+        """Held while turning on or off (and while patching, so that the two never interleave)."""
+        self.wanted = False
+        self.tracker: Tracker | None = None
+
+    def turn_on(self, tracker: Tracker | None) -> None:
+        """Record into ``tracker`` (None: :func:`mltrack_core.get_tracker` at each record).
+
+        Raises:
+            SchemaError: ``tracker`` is not a :class:`mltrack_core.Tracker`.
+        """
+        from mltrack_core.tracker import Tracker
+
+        if tracker is not None and not isinstance(tracker, Tracker):
+            raise SchemaError(
+                f"autolog(tracker=...) must be a mltrack_core.Tracker or None, got {type(tracker).__name__} "
+                f"{tracker!r:.60}; use mltrack_core.connect(uri)"
+            )
+        with self.lock:
+            self.wanted = True
+            self.tracker = tracker
+
+    def turn_off(self) -> None:
+        """Automatic tracking is no longer wanted."""
+        with self.lock:
+            self.wanted = False
+            self.tracker = None
+
+    def current_tracker(self) -> Tracker | None:
+        """The tracker to record into now; None, with a warning, when the default store cannot be opened."""
+        tracker = self.tracker
+        if tracker is not None:
+            return tracker
+        from mltrack_core.tracker import get_tracker
+
+        try:
+            return get_tracker()
+        except Exception as exc:  # noqa: BLE001 - a store that cannot be opened must not stop the program
+            warnings.warn(f"mltrack: this {self.framework} call was not recorded: {exc}", TrackingWarning, stacklevel=3)
+            return None
+
+
+V = TypeVar("V")
+
+
+class WeakLinks(Generic[V]):
+    """Values attached to the user's live objects by identity, through weak references: what was recorded about them.
+
+    Automatic tracking needs to know, in O(1) and without keeping anything alive,
+    that this DataFrame is a split part that was recorded, or that this estimator's
+    fit was recorded as that model. A link of an object that was freed is never
+    taken for a new object that got the same ``id``. Objects that cannot be weakly
+    referenced (lists, tuples) get no link; the reason goes to the debug log.
+
+    Reads take no lock (entry tuples are replaced, never changed in place);
+    writes take one. A weak reference's callback only queues the freed object's
+    key: the entries are dropped under the lock by the next write, so a callback
+    that the garbage collector runs in the middle of a write cannot deadlock.
+    """
+
+    def __init__(self, kind: str, per_object: int = 1) -> None:
+        """Links of ``kind`` (for the debug log), at most ``per_object`` values per object (the newest)."""
+        self._kind = kind
+        self._per_object = per_object
+        self._entries: dict[int, tuple[tuple[weakref.ref, V], ...]] = {}
+        self._freed: collections.deque[int] = collections.deque()
+        self._lock = threading.Lock()
+
+    def attach(self, obj: Any, value: V, replaces: Callable[[V], bool] = lambda _: True) -> bool:
+        """Attach ``value`` to ``obj`` (first), dropping its values that ``replaces`` says this one replaces."""
+        key = id(obj)
+        try:
+            ref = weakref.ref(obj, lambda _, key=key, freed=self._freed: freed.append(key))
+        except TypeError:
+            _log.debug("no %s link for a %s: it cannot be weakly referenced", self._kind, type(obj).__name__)
+            return False
+        with self._lock:
+            self._drop_freed()
+            kept = tuple((old, held) for old, held in self._entries.get(key, ()) if old() is obj and not replaces(held))
+            self._entries[key] = ((ref, value), *kept)[: self._per_object]
+        return True
+
+    def detach(self, obj: Any) -> None:
+        """Forget every value attached to ``obj``."""
+        with self._lock:
+            self._drop_freed()
+            self._entries.pop(id(obj), None)
+
+    def values(self, obj: Any) -> list[V]:
+        """The values attached to ``obj`` itself (not to a freed object that had the same ``id``), newest first."""
+        entries = self._entries.get(id(obj))
+        return [value for ref, value in entries if ref() is obj] if entries else []
+
+    def first(self, obj: Any) -> V | None:
+        """The newest value attached to ``obj``, or None."""
+        found = self.values(obj)
+        return found[0] if found else None
+
+    def _drop_freed(self) -> None:
+        while self._freed:
+            key = self._freed.popleft()
+            alive = tuple(entry for entry in self._entries.get(key, ()) if entry[0]() is not None)
+            if alive:
+                self._entries[key] = alive
+            else:
+                self._entries.pop(key, None)

@@ -926,8 +926,11 @@ def _non_finite_restored(value: Any, typing: TypeHint | None) -> Any:
     """A float-typed value read from standard JSON, with the spelled-out NaN and infinities as floats again."""
     if typing not in _FLOAT_TYPES and typing not in _FLOAT_ARRAY_TYPES:
         return value
-    if isinstance(value, tuple) and any(isinstance(item, str) for item in value):
-        return tuple(float_from_json(item) for item in value)
+    if isinstance(value, tuple) and any(isinstance(item, (str, tuple)) for item in value):
+        # arrays of arrays (Spark's Bucketizer.splitsArray, matrices) nest their floats one level down
+        return tuple(
+            _non_finite_restored(item, typing) if isinstance(item, tuple) else float_from_json(item) for item in value
+        )
     return float_from_json(value)
 
 

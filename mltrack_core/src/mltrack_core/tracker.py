@@ -291,6 +291,14 @@ class Tracker:
             done = self._writer.flush(timeout) and done
         return done
 
+    def open_runs(self) -> list[LiveRun]:
+        """The live training runs this tracker started that have not ended, oldest first.
+
+        Each one's ``subject`` is the object passed to :meth:`track_training`;
+        automatic tracking uses it to leave a training the program tracks itself alone.
+        """
+        return [] if self._writer is None else list(self._writer.open_runs.values())
+
     def _deferring(self) -> bool:
         return self in _DEFERRING.get()
 
@@ -551,8 +559,10 @@ class Tracker:
 
         ``scores`` is an :class:`Evaluation`, a mapping of metric to value, a
         list of :class:`Score` objects or of (metric, value) pairs (what
-        MXNet's ``Module.score`` returns). When ``for_prediction`` is given it
-        must be a prediction of the same model on the same dataset.
+        MXNet's ``Module.score`` returns), one (metric, value) pair, or a list of
+        metric names with a list of their values (what MXNet's ``EvalMetric.get()``
+        returns). When ``for_prediction`` is given it must be a prediction of the
+        same model on the same dataset.
         """
         if isinstance(scores, Evaluation):
             _no_extra_fields(fields, "an Evaluation object")
@@ -831,9 +841,9 @@ class Tracker:
         return stored
 
     def _finish_runs_of(self, subject: Any, model: Model) -> None:
-        if subject is None or self._writer is None:
+        if subject is None:
             return
-        for run in list(self._writer.open_runs.values()):
+        for run in self.open_runs():
             if run.subject is subject:
                 run.finish(model)
 
@@ -903,8 +913,12 @@ def _scores(scores: Any) -> tuple[Score, ...]:
     if isinstance(scores, Mapping):
         return tuple(Score(metric=metric, value=value) for metric, value in scores.items())
     if isinstance(scores, (str, bytes)) or not isinstance(scores, Iterable):
-        expected = "a mapping of metric to value or a list of (metric, value) pairs"
+        expected = "a mapping of metric to value, a list of (metric, value) pairs, or (metrics, values) lists"
         raise SchemaError(f"scores must be {expected}, got {type(scores).__name__}")
+    if _is_score_pair(scores):  # one (metric, value) pair: MXNet's EvalMetric.get() -> ("accuracy", 0.9)
+        return (Score(metric=scores[0], value=scores[1]),)
+    if _are_parallel_lists(scores):  # (metrics, values): MXNet's CompositeEvalMetric.get() -> (["acc", "f1"], [...])
+        return tuple(Score(metric=metric, value=value) for metric, value in zip(*scores, strict=True))
     converted = []
     for item in scores:
         if isinstance(item, Score):
@@ -914,6 +928,30 @@ def _scores(scores: Any) -> tuple[Score, ...]:
         else:
             raise SchemaError(f"cannot read a score from {item!r:.60}: give a Score or a (metric, value) pair")
     return tuple(converted)
+
+
+def _is_score_pair(value: Any) -> bool:
+    """A (metric name, value) pair whose value is a number or an array of numbers, not a name."""
+    return (
+        isinstance(value, Sequence)
+        and len(value) == 2
+        and isinstance(value[0], str)
+        and not isinstance(value[1], (str, bytes, Score))
+        and not (isinstance(value[1], Sequence) and any(isinstance(item, (str, Sequence)) for item in value[1]))
+    )
+
+
+def _are_parallel_lists(value: Any) -> bool:
+    """Two lists of the same length: metric names, then their values."""
+    if not (isinstance(value, Sequence) and len(value) == 2):
+        return False
+    names, values = value
+    return (
+        all(isinstance(part, Sequence) and not isinstance(part, (str, bytes)) for part in (names, values))
+        and len(names) == len(values)
+        and all(isinstance(name, str) for name in names)
+        and not any(isinstance(item, str) for item in values)
+    )
 
 
 def _scores_over_time(points: Sequence[Point]) -> tuple[ScoreAtTime, ...]:

@@ -90,40 +90,48 @@ program runs. The plugin must not import its framework then: it hands a
 patching function to :func:`when_imported`, which calls it with the module
 right after the program imports it (before ``from forest import Forest``
 binds the name), or at once when it is imported already. Added to
-``mltrack_forest/plugin.py``, this records every ``Forest.fit``::
+``mltrack_forest/plugin.py``, this records every top-level ``Forest.fit``::
 
     import mltrack_core
-    from mltrack_core.plugin import hookimpl, when_imported
+    from mltrack_core.plugin import Patches, TopLevelCalls, hookimpl, when_imported
 
-    _autolog = {"on": False, "tracker": None, "fit": None}  # "fit": the original, while patched
+    _patches = Patches()  # what was replaced, restored exactly when turned off
+    _calls = TopLevelCalls()  # a fit calling fits (a forest of forests) records once, at the top
+    _wanted = {"on": False, "tracker": None}
 
 
     @hookimpl
     def mltrack_autolog(tracker, disable):
-        _autolog.update(on=not disable, tracker=tracker)
-        if disable and _autolog["fit"] is not None:  # restore: forest is imported, since it was patched
-            sys.modules["forest"].Forest.fit, _autolog["fit"] = _autolog["fit"], None
-        elif not disable:
+        _wanted.update(on=not disable, tracker=tracker)
+        if disable:
+            _patches.restore()
+        else:
             when_imported("forest", _patch)
         return "forest"
 
 
     def _patch(forest):
-        if not _autolog["on"] or _autolog["fit"] is not None:
-            return  # turned off meanwhile, or patched already: turning on twice is a no-op
-        fit = _autolog["fit"] = forest.Forest.fit
+        with _patches.lock:
+            if not _wanted["on"] or _patches.active:
+                return  # turned off meanwhile, or patched already: turning on twice is a no-op
+            fit = forest.Forest.fit
 
-        def tracked_fit(self, data):
-            result = fit(self, data)
-            tracker = _autolog["tracker"] or mltrack_core.get_tracker()
-            with tracker.implicit("a forest's training"):  # never break the user's fit
-                tracker.track_model(self, trained_on=tracker.track_dataset(name="forest-data"))
-            return result
+            def tracked_fit(self, data):
+                with _calls.enter() as top:
+                    result = fit(self, data)
+                if top and _patches.active:
+                    tracker = _wanted["tracker"] or mltrack_core.get_tracker()
+                    with tracker.implicit("a forest's training"):  # never break the user's fit
+                        tracker.track_model(self, trained_on=tracker.track_dataset(name="forest-data"))
+                return result
 
-        forest.Forest.fit = tracked_fit
+            _patches.install(forest.Forest, "fit", tracked_fit)
 
 Turning on twice is a no-op and turning off restores everything; records go
 to ``tracker``, or to :func:`mltrack_core.get_tracker` when it is None.
+:class:`Patches` restores an inherited method by deleting the override, and
+:class:`TopLevelCalls` is process-wide: fits nested in a fit, in any thread
+(a framework's thread pool), are part of the top-level one.
 
 Writing a storage backend
 -------------------------
@@ -221,7 +229,7 @@ wrappers work as in pluggy.
 """
 
 from mltrack_core.artifacts import ArtifactStore, location_of, mltrack_home, safe_file_name
-from mltrack_core.autolog import when_imported
+from mltrack_core.autolog import AutologSettings, Patches, TopLevelCalls, WeakLinks, when_imported
 from mltrack_core.backends.memory import MemoryStore
 from mltrack_core.demo import DemoResult
 from mltrack_core.errors import (
@@ -272,6 +280,7 @@ from mltrack_core.tracker import Tracker, get_tracker
 __all__ = [
     "ALL_INPUTS",
     "ArtifactStore",
+    "AutologSettings",
     "BaseStore",
     "ConflictError",
     "ConfusionMatrix",
@@ -293,6 +302,7 @@ __all__ = [
     "Model",
     "NotFoundError",
     "Parameter",
+    "Patches",
     "Point",
     "Prediction",
     "Query",
@@ -308,6 +318,7 @@ __all__ = [
     "StoreUnavailableError",
     "StoreVersionError",
     "StoredDocument",
+    "TopLevelCalls",
     "Tracker",
     "TrackingWarning",
     "TrainingRun",
@@ -315,6 +326,7 @@ __all__ = [
     "Transform",
     "TypeHint",
     "TypedColumn",
+    "WeakLinks",
     "entity_from_json",
     "get_tracker",
     "hookimpl",
