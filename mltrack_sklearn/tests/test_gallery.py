@@ -8,10 +8,7 @@ hold what it computed, with lineage from every evaluation back to its source dat
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -19,6 +16,7 @@ import numpy as np
 import pytest
 
 import mltrack_core as mt
+from mltrack_core.testing.gallery import Gallery
 
 GALLERY = Path(__file__).parent / "gallery"
 
@@ -26,33 +24,14 @@ GALLERY = Path(__file__).parent / "gallery"
 @pytest.fixture(scope="module")
 def programs(tmp_path_factory):
     """Runs each gallery program once, plainly and tracked; returns {name: (tracker, plain stdout, tracked run)}."""
-    folder = tmp_path_factory.mktemp("gallery")
-    opened = {}
+    environment = {"PYTHONWARNINGS": "error::FutureWarning"}
+    with Gallery(GALLERY, tmp_path_factory.mktemp("gallery"), environment=environment) as gallery:
 
-    def run(name):
-        if name not in opened:
-            script = GALLERY / f"{name}.py"
-            plain = _python(script, folder)
-            uri = f"sqlite:///{folder / name}.db"
-            tracked = _python(script, folder, "-m", "mltrack_core.run", "--uri", uri, "--experiment", name)
-            assert plain.returncode == 0, plain.stderr
-            assert tracked.returncode == 0, tracked.stderr
-            opened[name] = (mt.connect(uri, read_only=True), plain.stdout, tracked)
-        return opened[name]
+        def run(name):
+            tracker, plain, tracked = gallery.run(name)
+            return tracker, plain.stdout, tracked
 
-    yield run
-    for tracker, _, _ in opened.values():
-        tracker.close()
-
-
-def _python(script, folder, *launcher):
-    command = [sys.executable, *launcher, *((sys.executable,) if launcher else ()), str(script)]
-    environment = {**os.environ, "MLTRACK_HOME": str(folder / "home"), "PYTHONWARNINGS": "error::FutureWarning"}
-    environment.pop("PYTHONDONTWRITEBYTECODE", None)  # else every run compiles scikit-learn again (seconds)
-    if "PYTHONPATH" in environment:  # sources of a development checkout: the program runs in another folder
-        folders = environment["PYTHONPATH"].split(os.pathsep)
-        environment["PYTHONPATH"] = os.pathsep.join(str(Path(folder).resolve()) for folder in folders)
-    return subprocess.run(command, capture_output=True, text=True, cwd=folder, env=environment, timeout=600)
+        yield run
 
 
 # ---------------------------------------------------------------- what every program must satisfy

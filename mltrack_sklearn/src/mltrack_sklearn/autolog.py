@@ -49,20 +49,21 @@ from types import ModuleType
 from typing import Any
 
 from mltrack_core.plugin import (
+    AutologSettings,
     Dataset,
     LiveRun,
     Model,
+    Patches,
     SchemaError,
+    TopLevelCalls,
     Tracker,
     TrackingWarning,
-    get_tracker,
     when_imported,
 )
 from mltrack_sklearn.framework import require_sklearn
 
 __all__ = [
     "FitRecorder",
-    "Patches",
     "autolog",
     "current_tracker",
     "fitting_a_fold",
@@ -81,15 +82,18 @@ CROSS_VALIDATION_FUNCTIONS = ("cross_validate", "cross_val_score", "cross_val_pr
 
 # ---------------------------------------------------------------- the guard
 
-_guard_lock = threading.Lock()
-_running = False  # a top-level recorded call is running somewhere in the process
 _enabled = False  # the patches are on
-_skip = True  # not _enabled or _running: what every patched call reads first (one global lookup)
+_skip = True  # not _enabled or a recorded call running: what every patched call reads first (one global lookup)
 
 
 def _refresh_skip() -> None:
     global _skip
-    _skip = _running or not _enabled
+    _skip = _calls.running or not _enabled
+
+
+_calls = TopLevelCalls(on_change=_refresh_skip)
+tracked_call = _calls.enter
+"""Enter a recorded call; yields True when it is top-level (the caller records), False when nested."""
 
 
 def inside_tracked_call() -> bool:
@@ -98,27 +102,7 @@ def inside_tracked_call() -> bool:
     In this thread or in any other: joblib's threading backend fits trees and
     folds in other threads, and those are nested in the call that started them.
     """
-    return _running
-
-
-@contextlib.contextmanager
-def tracked_call() -> Iterator[bool]:
-    """Enter a recorded call; yields True when it is top-level (the caller records), False when nested."""
-    global _running
-    with _guard_lock:
-        top = not _running
-        if top:
-            _running = True
-            _refresh_skip()
-    if not top:
-        yield False
-        return
-    try:
-        yield True
-    finally:
-        with _guard_lock:
-            _running = False
-            _refresh_skip()
+    return _calls.running
 
 
 _MODEL_SELECTION = "sklearn.model_selection._validation"
@@ -173,60 +157,9 @@ def _dispatched_from_elsewhere() -> bool:
 # ---------------------------------------------------------------- patches
 
 
-_ABSENT = object()
-
-
-class Patches:
-    """Attributes replaced on modules and classes, each restored exactly by :meth:`restore`."""
-
-    def __init__(self) -> None:
-        self.lock = threading.RLock()
-        self.active = False
-        """Whether the replacements record: a replacement copied where :meth:`restore` cannot see it
-        (``from sklearn.metrics import accuracy_score`` in a module imported meanwhile) passes straight through."""
-        self._done: list[tuple[Any, str, Any, Any]] = []
-        self._copies: list[tuple[str, str, Any, Any]] = []
-
-    def install(self, owner: Any, name: str, replacement: Any, copied_to: tuple[str, ...] = ()) -> None:
-        """Set ``owner.name`` to ``replacement``; restoring deletes it again when ``owner`` only inherited it.
-
-        ``copied_to``: modules (by name) that may have copied the replacement since
-        (a package doing ``from ._split import train_test_split`` while it is imported).
-        """
-        original = vars(owner).get(name, _ABSENT)
-        self._done.append((owner, name, original, replacement))
-        self._copies += [(module, name, original, replacement) for module in copied_to]
-        setattr(owner, name, replacement)
-        self.active = True
-
-    def restore(self) -> None:
-        """Put every original back, unless something else replaced ours since (then that stays).
-
-        What replaced ours since (scikit-learn's ``set_output`` wraps ``fit_transform``
-        of classes defined while autolog was on) calls our replacement, which passes
-        straight through once automatic tracking is off.
-        """
-        self.active = False
-        for owner, name, original, replacement in reversed(self._done):
-            if vars(owner).get(name) is not replacement:
-                _log.debug("%s.%s was replaced again since mltrack patched it: left as it is", owner.__name__, name)
-            elif original is _ABSENT:
-                delattr(owner, name)
-            else:
-                setattr(owner, name, original)
-        for module_name, name, original, replacement in self._copies:
-            module = sys.modules.get(module_name)
-            if module is not None and vars(module).get(name) is replacement:
-                setattr(module, name, original)
-        self._done.clear()
-        self._copies.clear()
-
-
 # ---------------------------------------------------------------- turning on and off
 
-_settings_lock = threading.RLock()
-_wanted = False  # autolog() was called and not disabled since
-_tracker: Tracker | None = None
+_settings = AutologSettings("scikit-learn")
 _patched_methods: set[tuple[type, str]] = set()  # (owner, method name) already patched
 _function_replacements: dict[Any, Any] = {}  # a model selection function -> its replacement, in every module
 _patches = Patches()  # estimator methods, __init_subclass__ and the cross-validation functions
@@ -248,34 +181,17 @@ def autolog(*, tracker: Tracker | None = None, disable: bool = False) -> None:
         MissingDependencyError: scikit-learn is missing or older than :func:`mltrack_sklearn.supported_versions`.
         SchemaError: ``tracker`` is not a :class:`mltrack_core.Tracker`.
     """
-    global _wanted, _tracker
     if disable:
-        with _settings_lock:
-            _wanted = False
-            _tracker = None
+        with _settings.lock:
             _remove_patches()
+            _settings.turn_off()
         return
-    if tracker is not None and not isinstance(tracker, Tracker):
-        raise SchemaError(
-            f"autolog(tracker=...) must be a mltrack_core.Tracker or None, got {type(tracker).__name__} "
-            f"{tracker!r:.60}; use mltrack_core.connect(uri)"
-        )
     require_sklearn()
-    with _settings_lock:
-        _wanted = True
-        _tracker = tracker
+    _settings.turn_on(tracker)
     when_imported("sklearn", _patch_sklearn)
 
 
-def current_tracker() -> Tracker | None:
-    """The tracker automatic tracking records into; None (with a warning) when the default store cannot be opened."""
-    if _tracker is not None:
-        return _tracker
-    try:
-        return get_tracker()
-    except Exception as exc:  # noqa: BLE001 - a store that cannot be opened must not stop the program
-        warnings.warn(f"mltrack: this call was not recorded: {exc}", TrackingWarning, stacklevel=4)
-        return None
+current_tracker = _settings.current_tracker
 
 
 def _patch_sklearn(module: ModuleType) -> None:
@@ -284,14 +200,14 @@ def _patch_sklearn(module: ModuleType) -> None:
     del module
     from sklearn.base import BaseEstimator  # before taking the lock: an import may define classes (and call the hook)
 
-    with _settings_lock:
-        if not _wanted or _enabled:
+    with _settings.lock:
+        if not _settings.wanted or _enabled:
             return
         _base_estimator = BaseEstimator
         for cls in _subclasses(BaseEstimator):
             _patch_class(cls)
         _hook_subclass_creation(BaseEstimator)
-        with _guard_lock:
+        with _calls.lock:
             _enabled = True
             _refresh_skip()
     # The model selection functions are patched in the module that defines them (where scikit-learn's
@@ -313,7 +229,7 @@ def _patch_metrics(module: ModuleType) -> None:
 
 
 def _patch_companion(name: str, what: str) -> None:
-    with _settings_lock:
+    with _settings.lock:
         if not _enabled:
             return
         try:
@@ -328,7 +244,7 @@ def _patch_companion(name: str, what: str) -> None:
 
 def _remove_patches() -> None:
     global _enabled, _base_estimator
-    with _guard_lock:
+    with _calls.lock:
         _enabled = False
         _refresh_skip()
     for name in ("mltrack_sklearn.splits", "mltrack_sklearn.scores"):
@@ -363,7 +279,7 @@ def _hook_subclass_creation(base: type) -> None:
             super(base, cls).__init_subclass__(**kwargs)
         if _enabled:
             try:
-                with _settings_lock:
+                with _settings.lock:
                     _patch_class(cls)
             except Exception as exc:  # noqa: BLE001 - defining a class must never fail because of mltrack
                 warnings.warn(
@@ -692,7 +608,7 @@ class _CrossValidationCall:
 
 def _patch_model_selection(module: ModuleType) -> None:
     """Patch the cross-validation functions of ``module`` (``_validation`` or the ``model_selection`` package)."""
-    with _settings_lock:
+    with _settings.lock:
         if not _enabled:
             return
         for name in CROSS_VALIDATION_FUNCTIONS:

@@ -29,14 +29,14 @@ import logging
 import sys
 import threading
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Generic, NamedTuple, TypeVar
+from typing import Any, NamedTuple
 
 import numpy as np
 import xxhash
 
-from mltrack_core.plugin import Dataset, Model, Tracker
+from mltrack_core.plugin import Dataset, Model, Tracker, WeakLinks
 
 __all__ = [
     "PredictionLink",
@@ -63,59 +63,6 @@ _SAMPLE = 8
 _FEATURES_KEPT = 256
 _SPLIT_PARTS_KEPT = 4096
 
-V = TypeVar("V")
-
-
-class _Registry(Generic[V]):
-    """Values attached to live objects by identity, through weak references.
-
-    Reads take no lock (entry lists are replaced, never changed in place);
-    writes take one. A weak reference's callback only queues the freed object's
-    key: the entries are dropped under the lock by the next write, so a callback
-    that the garbage collector runs in the middle of a write cannot deadlock.
-    """
-
-    def __init__(self, kind: str, per_object: int) -> None:
-        self._kind = kind
-        self._per_object = per_object
-        self._entries: dict[int, tuple[tuple[weakref.ref, V], ...]] = {}
-        self._freed: collections.deque[int] = collections.deque()
-        self._lock = threading.Lock()
-
-    def attach(self, obj: Any, value: V, replaces: Callable[[V], bool] = lambda _: True) -> bool:
-        """Attach ``value`` to ``obj`` (first), dropping its values that ``replaces`` says this one replaces."""
-        key = id(obj)
-        try:
-            ref = weakref.ref(obj, lambda _, key=key, freed=self._freed: freed.append(key))
-        except TypeError:
-            LOG.debug("no %s link for a %s: it cannot be weakly referenced", self._kind, type(obj).__name__)
-            return False
-        with self._lock:
-            self._drop_freed()
-            kept = tuple((old, held) for old, held in self._entries.get(key, ()) if old() is obj and not replaces(held))
-            self._entries[key] = ((ref, value), *kept)[: self._per_object]
-        return True
-
-    def detach(self, obj: Any) -> None:
-        with self._lock:
-            self._drop_freed()
-            self._entries.pop(id(obj), None)
-
-    def values(self, obj: Any) -> list[V]:
-        """The values attached to ``obj`` itself (not to a freed object that had the same ``id``), newest first."""
-        entries = self._entries.get(id(obj))
-        return [value for ref, value in entries if ref() is obj] if entries else []
-
-    def _drop_freed(self) -> None:
-        while self._freed:
-            key = self._freed.popleft()
-            alive = tuple(entry for entry in self._entries.get(key, ()) if entry[0]() is not None)
-            if alive:
-                self._entries[key] = alive
-            else:
-                self._entries.pop(key, None)
-
-
 # ---------------------------------------------------------------- datasets
 
 
@@ -133,7 +80,7 @@ class _DatasetLink:
         return isinstance(self.target, weakref.ref) and self.target() is target
 
 
-_datasets: _Registry[_DatasetLink] = _Registry("dataset", per_object=8)
+_datasets: WeakLinks[_DatasetLink] = WeakLinks("dataset", per_object=8)
 
 
 def remember_dataset(data: Any, target: Any, dataset: Dataset, tracker: Tracker | None = None) -> None:
@@ -206,7 +153,7 @@ def _stored_in(tracker: Tracker, entity: Any) -> bool:
 # ---------------------------------------------------------------- models
 
 
-_models: _Registry[Model] = _Registry("model", per_object=1)
+_models: WeakLinks[Model] = WeakLinks("model", per_object=1)
 
 
 def remember_model(estimator: Any, model: Model | None) -> None:
@@ -257,8 +204,8 @@ class _PredictionRecord:
     output: weakref.ref | None = None  # set on the record attached to the memory's owner of a view
 
 
-_predictions: _Registry[_PredictionRecord] = _Registry("prediction", per_object=1)
-_prediction_owners: _Registry[_PredictionRecord] = _Registry("prediction", per_object=1)
+_predictions: WeakLinks[_PredictionRecord] = WeakLinks("prediction", per_object=1)
+_prediction_owners: WeakLinks[_PredictionRecord] = WeakLinks("prediction", per_object=1)
 
 
 def remember_prediction(output: Any, model: Model, data: Any, split_parts: Iterable[SplitPart] = ()) -> None:

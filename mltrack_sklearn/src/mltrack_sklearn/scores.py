@@ -80,9 +80,9 @@ from typing import Any
 import numpy as np
 import xxhash
 
-from mltrack_core.plugin import Dataset, Model, SchemaError, Score, Tracker, TrackingWarning
+from mltrack_core.plugin import Dataset, Model, Patches, SchemaError, Score, Tracker, TrackingWarning
 from mltrack_sklearn import links
-from mltrack_sklearn.autolog import Patches, current_tracker, inside_tracked_call, tracked_call
+from mltrack_sklearn.autolog import current_tracker, inside_tracked_call, tracked_call
 from mltrack_sklearn.data import describe_data
 from mltrack_sklearn.extract import record_data
 from mltrack_sklearn.tuning import default_metric_name

@@ -62,9 +62,9 @@ from typing import Any
 import numpy as np
 import xxhash
 
-from mltrack_core.plugin import Dataset, SchemaError, Tracker
+from mltrack_core.plugin import Dataset, Patches, SchemaError, Tracker
 from mltrack_sklearn import links
-from mltrack_sklearn.autolog import Patches, current_tracker, inside_tracked_call, tracked_call
+from mltrack_sklearn.autolog import current_tracker, inside_tracked_call, tracked_call
 from mltrack_sklearn.data import _CHUNK_BYTES, _hash_block, describe_data, subset_fingerprint
 from mltrack_sklearn.extract import record_data
 
