@@ -2,7 +2,47 @@
 
 Install ``mltrack-spark[instruments]``: it brings a PySpark of
 ``supported_versions()`` (Spark needs Java 17). The plugin registers itself
-with mltrack. Change one line::
+with mltrack. With no added line, run the program under ``mltrack run``
+(``mltrack run python train.py``), or call ``mltrack_spark.autolog()`` (or
+``mltrack_core.autolog()``) before fitting: every top-level ``fit`` of a Spark
+ML estimator (``Pipeline``, a bare ``LogisticRegression`` or
+``RandomForestClassifier``, ``CrossValidator``, ``TrainValidationSplit``,
+``OneVsRest``, ``RFormula``, your own) is then recorded as ``TrackedPipeline``
+records it (below); fits nested in it (a pipeline's stages, a tuning's
+candidates in Spark's thread pool, its refit) are not recorded on their own.
+``fit(df, param_map)`` records the estimator with the map applied;
+``fit(df, [maps])`` records each fit. A fitted ``CrossValidator`` or
+``TrainValidationSplit`` (fitted itself, or a pipeline stage) also records its
+folds as datasets derived from its input, with the row counts Spark drew
+(``rand(seed)`` counted again in one Spark job, or ``foldCol``), every
+candidate as a model with its parameter map and an evaluation with its metric
+(``avgMetrics`` over the folds, ``stdMetrics`` in an annotation;
+``validationMetrics`` on the validation part) named after the evaluator's
+metric, with its direction (``isLargerBetter``), under the procedure
+("3-fold cross-validation", "train-validation split (trainRatio 0.8)"), and
+the winner (``spark.tuning.best``; its refit is the fitted model). Spark keeps
+no metric per fold, so none is recorded. PySpark is patched once the program
+imports ``pyspark.ml`` (``Estimator.fit``), nothing is imported before;
+``autolog(disable=True)`` restores it.
+
+The DataFrames on the way are recorded too (:mod:`mltrack_spark.splits`,
+:mod:`mltrack_spark.transforms`, :mod:`mltrack_spark.scores`, linked through
+:mod:`mltrack_spark.links`). ``df.randomSplit([0.7, 0.3], seed=42)``: each part
+is a dataset ``derived_from`` the source's, with its own row count and the
+derivation ``70% part of randomSplit([0.7, 0.3], seed=42): 104 of 150 rows``
+(the source described on the tracker's background thread, the parts when one
+is first fitted or evaluated on). Transformers applied by hand
+(``Tokenizer().transform(df)``, ``HashingTF``, a fitted ``IDFModel`` or
+``StringIndexerModel``): one Transform each, with typed columns and
+parameters (schema replay, no Spark job); a fit on their output trains on a
+dataset ``derived_from`` the input's that names them in order, and the
+model's DAG starts with them. ``evaluator.evaluate(model.transform(test))``:
+an Evaluation of that model on the dataset it predicted on, with the value
+``evaluate`` returned, named by ``getMetricName()``, directed by
+``isLargerBetter()``. A stage fitted on its own before (``StringIndexer().fit(data)``)
+carries the dataset it was fitted on (``spark.fitted_on``); when the model
+using it is evaluated on rows of that dataset (the test part of its split),
+the evaluation's ``spark.leak`` annotation says so. Or change one line::
 
     from mltrack_spark import TrackedPipeline            # instead of pyspark.ml.Pipeline
 
@@ -34,11 +74,15 @@ What is recorded:
   schema in the ``spark.schema`` annotation), the row count, per-column
   statistics (``missing``, ``approx_distinct``, ``min``/``max``/``mean``/``std``)
   and histograms (equal-width for numbers, value counts for categories),
-  computed by Spark in two aggregations whatever the data's size; a content
+  computed by Spark in two aggregations whatever the data's size (for the
+  training data of a recorded fit: from its first 20,000 rows when there are
+  more, described in a second thread while Spark fits); a content
   fingerprint (the sum of ``xxhash64`` over all rows, computed by the executors,
   independent of row order and partitioning); the location: the table's, or
   the files ``inputFiles()`` lists.
-* Models: ``learning_algorithm`` (the last learner; a tuning's best model),
+* Models: ``learning_algorithm`` (the estimator class of the last learner, as
+  written: ``RandomForestClassifier``, not the fitted ``RandomForestClassificationModel``;
+  a tuning's best model),
   every parameter of every stage as Spark's params API gives it (value,
   default, ``non_default`` = the user set it, type, documentation string), named
   by path: ``stages[3].LogisticRegressionModel.regParam``,
@@ -67,6 +111,9 @@ from __future__ import annotations
 
 from typing import Any
 
+# autolog is imported at once (it imports no PySpark): so ``mltrack_spark.autolog`` is the function,
+# not the module of the same name, whatever imported the module first.
+from mltrack_spark.autolog import autolog
 from mltrack_spark.framework import supported_versions
 
 __version__ = "0.2.0"
@@ -74,6 +121,7 @@ __version__ = "0.2.0"
 __all__ = [
     "TrackedPipeline",
     "__version__",
+    "autolog",
     "describe_dataframe",
     "load_model",
     "replay_schema",

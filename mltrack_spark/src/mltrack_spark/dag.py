@@ -24,13 +24,16 @@ each stage to the stages that produced the columns it reads.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from mltrack_core.plugin import Transform, TypedColumn, TypeHint
 from mltrack_spark.columns import type_hint
+from mltrack_spark.links import fitted_on_annotation
 from mltrack_spark.parameters import own_parameters
-from mltrack_spark.replay import NOT_REPLAYED, ReplayedStage, replay_schema
+from mltrack_spark.replay import NOT_REPLAYED, ReplayedStage, observed_stage, replay_schema
+from mltrack_spark.stages import leaves
 
 __all__ = ["Dag", "build_dag", "declared_columns"]
 
@@ -69,19 +72,30 @@ class Dag:
     inputs: list[TypedColumn] = field(default_factory=list)
 
 
-def build_dag(obj: Any, schema: Any, spark: Any = None) -> Dag:
+def build_dag(
+    obj: Any, schema: Any, spark: Any = None, upstream: Sequence[Transform] = (), output_schema: Any = None
+) -> Dag:
     """The column DAG of ``obj`` (a pipeline, model or stage) fed with a DataFrame of ``schema`` (a StructType).
 
     With ``schema`` None, the columns come from the stages' parameters only, without types.
+    ``upstream``: transforms applied before, outside ``obj``, that produced columns
+    of the DataFrame; the stages reading those columns list them in ``input_transforms``.
+    ``output_schema``: for a single stage that has just transformed a DataFrame of
+    ``schema``, the schema of its output, read instead of replaying the stage.
     """
     import pyspark
 
     dag = Dag()
+    produced_upstream = {column.name: transform.id for transform in upstream for column in transform.output}
     producers: dict[str, str] = {}
     read_from_input: dict[str, TypedColumn] = {}
-    replayed = replay_schema(obj, schema, spark)
+    stages = leaves(obj)
+    if output_schema is not None and schema is not None and len(stages) == 1:
+        replayed = [observed_stage(stages[0], schema, output_schema)]
+    else:
+        replayed = replay_schema(obj, schema, spark)
     for stage in replayed:
-        transform = _transform(stage, producers, pyspark.__version__)
+        transform = _transform(stage, {**produced_upstream, **producers}, pyspark.__version__)
         for column in transform.input:
             if column.name not in producers:
                 read_from_input.setdefault(column.name, column)
@@ -136,6 +150,7 @@ def _transform(stage: ReplayedStage, producers: dict[str, str], version: str) ->
         annotations["spark.output_types"] = ", ".join(
             f"{name}: {data_type.simpleString()}" for name, data_type in typed_outputs
         )
+    annotations.update(fitted_on_annotation(spark_stage))  # fitted on its own before, by a fit autolog recorded
     state = "fitted" if isinstance(spark_stage, Model) else "not fitted" if isinstance(spark_stage, Estimator) else None
     return Transform(
         name=stage.path,

@@ -50,7 +50,13 @@ _TEMPORAL = {"date", "timestamp", "timestamp_ntz"}
 
 
 def describe_dataframe(
-    df: Any, *, name: str | None = None, target: str | None = None, statistics: bool = True, fingerprint: bool = True
+    df: Any,
+    *,
+    name: str | None = None,
+    target: str | None = None,
+    statistics: bool = True,
+    fingerprint: bool = True,
+    sample_rows: int | None = None,
 ) -> Dataset:
     """A :class:`~mltrack_core.plugin.Dataset` describing ``df`` (nothing is stored; pass it to ``track_dataset``).
 
@@ -60,6 +66,9 @@ def describe_dataframe(
         target: the name of the target (label) column.
         statistics: compute row count, statistics and histograms (two passes over the data).
         fingerprint: compute the content fingerprint (in the first pass).
+        sample_rows: compute the statistics and histograms from the first this many rows (``limit``: Spark
+            reads no further) unless Spark estimates that the DataFrame has no more; row count and fingerprint
+            still cover every row, in a pass without statistics (which Spark cannot compile to fast code).
 
     Raises:
         SchemaError: ``target`` is not a column of ``df``.
@@ -78,17 +87,29 @@ def describe_dataframe(
     histograms: list[Histogram] = []
     digest = None
     if statistics or fingerprint:
-        first = df.agg(*columns.first_pass(statistics, fingerprint)).collect()[0]
+        head = None
+        if statistics and sample_rows is not None:
+            estimate = _estimated_rows(df)
+            if estimate is None or estimate > sample_rows:
+                head = df.limit(sample_rows)
+        # row count and fingerprint of every row; the statistics of every row too, unless they come from the head
+        first = df.agg(*columns.first_pass(statistics and head is None, fingerprint)).collect()[0]
         rows = int(first["rows"])
         if fingerprint:
             digest = _fingerprint(schema, rows, first["fingerprint"])
+        if head is not None:
+            first = head.agg(*columns.first_pass(True, False)).collect()[0]
         if statistics:
+            described = df if head is None else head
             found_statistics = columns.statistics(first)
             entries = columns.histogram_entries(first)
-            histograms = columns.histograms(df, entries)
+            histograms = columns.histograms(described, entries)
+            of_head = ""
+            if head is not None:
+                of_head = f" (statistics and histograms of the first {min(rows, sample_rows or 0)} rows: limit)"
             annotations["spark.statistics"] = (
                 f"computed by Spark in {2 if entries else 1} aggregation(s) over the first "
-                f"{len(columns.described)} of {len(schema.fields)} columns; approx_distinct: HyperLogLog++ "
+                f"{len(columns.described)} of {len(schema.fields)} columns{of_head}; approx_distinct: HyperLogLog++ "
                 f"(rsd {APPROX_DISTINCT_RSD})"
             )
     return Dataset(
@@ -232,6 +253,23 @@ class _Columns:
                     )
                 )
         return found
+
+
+def _estimated_rows(df: Any) -> int | None:
+    """Spark's estimate of the DataFrame's row count, without running a job (None when it has none).
+
+    The optimizer's statistics: exact for a cached DataFrame once computed and for
+    local data, else derived from the size in bytes and the schema's default row width.
+    """
+    try:
+        statistics = df._jdf.queryExecution().optimizedPlan().stats()
+        counted = statistics.rowCount()
+        if counted.isDefined():
+            return int(str(counted.get()))
+        width = max(1, sum(field.dataType.defaultSize() for field in df.schema.fields))
+        return int(str(statistics.sizeInBytes())) // width
+    except Exception:  # noqa: BLE001 - no estimate (Spark Connect, a plan Spark cannot size): statistics of every row
+        return None
 
 
 def _hash_sum(schema: Any) -> Any:

@@ -11,7 +11,7 @@ from mltrack_spark.framework import is_dataframe, require_pyspark
 if TYPE_CHECKING:
     from mltrack_core.plugin import Dataset, Evaluation, Model, Tracker
 
-__all__ = ["track_evaluation"]
+__all__ = ["evaluator_score", "record_scores", "track_evaluation"]
 
 
 def track_evaluation(
@@ -55,13 +55,51 @@ def track_evaluation(
         raise SchemaError(f"evaluator must be a pyspark.ml.evaluation Evaluator, got {type(evaluator).__name__}")
     if tracker is None:
         tracker = get_tracker()
-    scores = [_score(evaluator, metric, predictions) for metric in (metrics or [None])]
+    from mltrack_spark.autolog import tracked_call
+
+    with tracked_call():  # these evaluate calls are this one's: automatic tracking does not record them again
+        scores = [_score(evaluator, metric, predictions) for metric in (metrics or [None])]
     dataset = tracker.track_dataset(on_dataset) if is_dataframe(on_dataset) else on_dataset
-    computed_by = _model_reference(computed_by)
+    model = _model_reference(computed_by)
+    return record_scores(
+        tracker, evaluator, scores, computed_by=model, on_dataset=dataset, procedure=procedure, **fields
+    )
+
+
+def record_scores(
+    tracker: Tracker,
+    evaluator: Any,
+    scores: Sequence[Score],
+    *,
+    computed_by: Model | str,
+    on_dataset: Dataset | str,
+    procedure: str,
+    **fields: Any,
+) -> Evaluation:
+    """Record ``scores`` computed by a Spark ``evaluator`` as an Evaluation (the evaluator's class annotated).
+
+    Args:
+        tracker: where to record.
+        evaluator: the evaluator that computed them.
+        scores: the scores (see :func:`evaluator_score`).
+        computed_by: the model, or its id.
+        on_dataset: the dataset evaluated on, or its id.
+        procedure: how the scores were estimated.
+        **fields: further fields of the Evaluation (``annotations`` are added to).
+
+    Returns:
+        The stored Evaluation.
+    """
     annotations = {"spark.evaluator": type(evaluator).__name__, **fields.pop("annotations", {})}
     return tracker.track_evaluation(
-        scores, computed_by=computed_by, on_dataset=dataset, procedure=procedure, annotations=annotations, **fields
+        scores, computed_by=computed_by, on_dataset=on_dataset, procedure=procedure, annotations=annotations, **fields
     )
+
+
+def evaluator_score(evaluator: Any, value: Any) -> Score:
+    """The Score of ``value``, which ``evaluator.evaluate`` returned: its metric name and direction."""
+    name = evaluator.getMetricName() if hasattr(evaluator, "getMetricName") else type(evaluator).__name__
+    return Score(metric=name, value=float(value), greater_is_better=bool(evaluator.isLargerBetter()))
 
 
 def _model_reference(computed_by: Any) -> Any:
@@ -85,9 +123,7 @@ def _score(evaluator: Any, metric: str | None, predictions: Any) -> Score:
         if not evaluator.hasParam("metricName"):
             raise SchemaError(f"{type(evaluator).__name__} has no metricName parameter; leave metrics= out")
         evaluator = _with_metric(evaluator, metric)
-    name = evaluator.getMetricName() if hasattr(evaluator, "getMetricName") else type(evaluator).__name__
-    value = evaluator.evaluate(predictions)
-    return Score(metric=name, value=float(value), greater_is_better=bool(evaluator.isLargerBetter()))
+    return evaluator_score(evaluator, evaluator.evaluate(predictions))
 
 
 def _with_metric(evaluator: Any, metric: str) -> Any:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from mltrack_core.plugin import Extraction, Model, SchemaError, TrainingRun
+from mltrack_core.plugin import Extraction, Model, SchemaError, TrainingRun, Transform
 from mltrack_spark.dag import FRAMEWORK, Dag, build_dag
 from mltrack_spark.data import describe_dataframe
+from mltrack_spark.fits import UPSTREAM_ATTRIBUTE
 from mltrack_spark.parameters import parameters
 from mltrack_spark.serialize import save_model
 from mltrack_spark.stages import learning_algorithm, model_name
@@ -44,7 +45,10 @@ def extract_model(obj: Any, tracker: Tracker, trained_on: Dataset, name: str | N
         )
     failures: list[str] = []
     hyperparameters = _guarded(lambda: parameters(obj), "hyperparameters", failures) or []
-    dag = _model_dag(obj, trained_on, failures)
+    upstream = tuple(getattr(obj, UPSTREAM_ATTRIBUTE, ()))  # transforms applied by hand before the fit
+    dag = _model_dag(
+        obj, trained_on, failures, [transform for transform in upstream if isinstance(transform, Transform)]
+    )
     summaries = _guarded(lambda: tuning_summaries(obj), "tuning results", failures) or []
     model = Model(
         name=name or model_name(obj),
@@ -54,7 +58,7 @@ def extract_model(obj: Any, tracker: Tracker, trained_on: Dataset, name: str | N
         framework_version=pyspark.__version__,
         location=save_model(obj, tracker, name) if serialize else None,
         hyperparameters=hyperparameters,
-        transforms=[transform.id for transform in dag.transforms],
+        transforms=[*(_id(transform) for transform in upstream), *(transform.id for transform in dag.transforms)],
         input=dag.inputs,
         annotations=tuning_annotations(summaries),
     )
@@ -92,7 +96,11 @@ def spark_schema_of(dataset: Dataset) -> Any:
     return StructType.fromJson(json.loads(recorded)) if recorded else None
 
 
-def _model_dag(obj: Any, trained_on: Dataset, failures: list[str]) -> Dag:
+def _id(transform: Transform | str) -> str:
+    return transform if isinstance(transform, str) else transform.id
+
+
+def _model_dag(obj: Any, trained_on: Dataset, failures: list[str], upstream: list[Transform]) -> Dag:
     schema = spark_schema_of(trained_on)
     if schema is None:
         failures.append(
@@ -100,7 +108,7 @@ def _model_dag(obj: Any, trained_on: Dataset, failures: list[str]) -> Dag:
             "and the stages could not be replayed (track it with tracker.track_dataset(df), or pass trained_on=df)"
         )
     try:
-        dag = build_dag(obj, schema)
+        dag = build_dag(obj, schema, upstream=upstream)
     except Exception as exc:  # noqa: BLE001 - a stage whose parameters or columns cannot be read: keep the rest of the model
         failures.append(f"column DAG: {type(exc).__name__}: {exc}")
         return Dag()

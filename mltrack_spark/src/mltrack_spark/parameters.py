@@ -17,7 +17,6 @@ mappings from parameter path to value.
 
 from __future__ import annotations
 
-import math
 import re
 from typing import Any
 
@@ -32,6 +31,8 @@ _CONVERTER_TYPES = {
     "toString": TypeHint.STRING,
     "toBoolean": TypeHint.BOOLEAN,
     "toListFloat": TypeHint.DOUBLE_ARRAY,
+    "toListListFloat": TypeHint.DOUBLE_ARRAY,  # arrays of arrays of doubles (Bucketizer.splitsArray)
+    "toMatrix": TypeHint.DOUBLE_ARRAY,  # rows of doubles
     "toListInt": TypeHint.INT_ARRAY,
     "toListString": TypeHint.STRING_ARRAY,
     "toVector": TypeHint.VECTOR,
@@ -79,10 +80,8 @@ def plain_value(value: Any) -> Any:
     from pyspark.ml.linalg import DenseVector, Matrix, SparseVector
     from pyspark.ml.param import Params
 
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else repr(value)
+    if value is None or isinstance(value, (bool, int, str, float)):
+        return value  # NaN and infinities stay floats: stored as "NaN"/"Infinity", read back as floats
     if isinstance(value, Params):
         return type(value).__name__
     if isinstance(value, DenseVector):

@@ -9,6 +9,7 @@ other Spark job, so every master (local, standalone, YARN, Kubernetes) works ali
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -65,6 +66,21 @@ def mltrack_environment() -> dict[str, str] | None:
     from mltrack_spark.framework import spark_environment
 
     return spark_environment()  # a failure: the tracker warns once, then stops asking
+
+
+@hookimpl
+def mltrack_autolog(tracker: Tracker | None, disable: bool) -> str | None:
+    """Record every top-level Spark ML fit, split, transform and evaluation (see ``mltrack_spark.autolog``).
+
+    PySpark is patched once the program imports it (at once if it is already
+    imported); nothing here imports it. None when PySpark is not installed.
+    """
+    if importlib.util.find_spec("pyspark") is None:
+        return None
+    from mltrack_spark.autolog import autolog
+
+    autolog(tracker=tracker, disable=disable)
+    return "spark"
 
 
 @hookimpl

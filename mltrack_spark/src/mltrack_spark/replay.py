@@ -22,7 +22,7 @@ from typing import Any
 from mltrack_spark.framework import active_session
 from mltrack_spark.stages import leaves
 
-__all__ = ["JvmSchemas", "ReplayedStage", "replay_schema"]
+__all__ = ["JvmSchemas", "ReplayedStage", "observed_stage", "replay_schema"]
 
 _CHUNK = 8000
 """Longest string fetched from the JVM in one py4j call (longer ones stall for ~40 ms)."""
@@ -127,6 +127,19 @@ def replay_schema(obj: Any, schema: Any, spark: Any = None) -> list[ReplayedStag
         )
         current, java_current = output, java_output
     return replayed
+
+
+def observed_stage(leaf: Any, schema: Any, output: Any) -> ReplayedStage:
+    """A stage whose input and output schemas are known from a ``transform`` it has just made (nothing replayed)."""
+    return ReplayedStage(
+        leaf.path,
+        leaf.stage,
+        schema,
+        output,
+        "the output DataFrame's schema",
+        added=_added(schema, output),
+        removed=_removed(schema, output),
+    )
 
 
 def _replay_stage(jvm: JvmSchemas, stage: Any, schema: Any, java_schema: Any) -> tuple[Any, Any, str]:

@@ -17,10 +17,20 @@ one vertex of the column DAG.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Leaf", "child_params", "is_tuning_model", "join", "learning_algorithm", "leaves", "model_name"]
+__all__ = [
+    "Leaf",
+    "child_params",
+    "estimator_name",
+    "is_tuning_model",
+    "join",
+    "learning_algorithm",
+    "leaves",
+    "model_name",
+]
 
 
 @dataclass(frozen=True)
@@ -138,16 +148,43 @@ def learning_algorithm(obj: Any) -> str:
     child = _transforming_child(obj)
     if child is not None:
         return learning_algorithm(child[1])
-    name = type(obj).__name__
+    name = estimator_name(type(obj))
     classifier = getattr(obj, "getClassifier", None)
     if classifier is not None and obj.isDefined(obj.classifier):
-        return f"{name.removesuffix('Model')}({learning_algorithm(classifier())})"
-    return name.removesuffix("Model") if name != "Model" else name
+        return f"{name}({learning_algorithm(classifier())})"
+    return name
+
+
+def estimator_name(cls: type) -> str:
+    """The name of the estimator class that fits ``cls``: ``cls``'s own name unless it is a fitted model class.
+
+    Spark names most models after their estimator (``LogisticRegressionModel``
+    from ``LogisticRegression``), but not all: ``RandomForestClassificationModel``
+    comes from ``RandomForestClassifier``, ``GBTRegressionModel`` from
+    ``GBTRegressor``. The estimator is looked up in the model's module.
+    """
+    from pyspark.ml import Estimator, Model
+
+    name = cls.__name__
+    if not issubclass(cls, Model) or not name.endswith("Model") or name == "Model":
+        return name
+    base = name.removesuffix("Model")
+    guesses = [base]
+    if base.endswith("Classification"):
+        guesses.insert(0, base.removesuffix("Classification") + "Classifier")
+    if base.endswith("Regression"):
+        guesses.append(base.removesuffix("Regression") + "Regressor")
+    module = sys.modules.get(cls.__module__)
+    for guess in guesses:
+        found = getattr(module, guess, None)
+        if isinstance(found, type) and issubclass(found, Estimator):
+            return guess
+    return base
 
 
 def model_name(obj: Any) -> str:
-    """A readable default name: the chain of a pipeline's leaf stages, or the class name."""
-    names = [type(leaf.stage).__name__.removesuffix("Model") for leaf in leaves(obj)]
+    """A readable default name: the chain of a pipeline's leaf stages (estimator names), or the class name."""
+    names = [estimator_name(type(leaf.stage)) for leaf in leaves(obj)]
     chain = " -> ".join(names)
     if len(names) > 8:
         chain = " -> ".join([*names[:3], f"... ({len(names) - 6} more)", *names[-3:]])

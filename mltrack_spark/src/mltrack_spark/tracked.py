@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import concurrent.futures
-import contextvars
 import warnings
 from typing import TYPE_CHECKING, Any
 
@@ -15,20 +13,17 @@ require_pyspark()  # before anything of PySpark is subclassed
 from pyspark.ml import Estimator, Pipeline  # noqa: E402
 from pyspark.ml.pipeline import PipelineReader  # noqa: E402
 
-from mltrack_spark.data import describe_dataframe  # noqa: E402
-from mltrack_spark.stages import leaves, model_name  # noqa: E402
+from mltrack_spark.autolog import tracked_call  # noqa: E402
+from mltrack_spark.fits import MODEL_ID_ATTRIBUTE, FitRecorder  # noqa: E402
+from mltrack_spark.stages import model_name  # noqa: E402
 
 if TYPE_CHECKING:
     from pyspark.ml import PipelineModel
     from pyspark.sql import DataFrame
 
-    from mltrack_core.plugin import Dataset, Tracker
+    from mltrack_core.plugin import Tracker
 
 __all__ = ["TrackedPipeline", "tracked_model_id"]
-
-_inside_tracked_fit: contextvars.ContextVar[bool] = contextvars.ContextVar(
-    "mltrack_spark_inside_tracked_fit", default=False
-)
 
 
 class TrackedPipeline(Pipeline):
@@ -55,11 +50,14 @@ class TrackedPipeline(Pipeline):
     estimator) that leaves out the candidates' fits on folds and records only
     the final refit on the whole dataset (to record the tuning itself, make it a
     stage of the TrackedPipeline); ``fit(df, [param maps])`` goes that way too.
-    A TrackedPipeline nested in another one is recorded once, by the outer one.
+    A TrackedPipeline nested in another one (or in a fit that
+    :func:`mltrack_spark.autolog` records) is recorded once, by the outer one.
 
     ``tracker`` and ``name`` are not Spark params: ``copy`` keeps them, ``save``
     does not (a loaded TrackedPipeline records into the default tracker).
     """
+
+    _mltrack_records_fits = True  # mltrack_spark.autolog's fit patch leaves this class's fits to it
 
     def __init__(
         self, *, stages: list[Any] | None = None, tracker: Tracker | None = None, name: str | None = None
@@ -84,46 +82,20 @@ class TrackedPipeline(Pipeline):
         return Estimator.fitMultiple(untracked, dataset, paramMaps)
 
     def _fit(self, dataset: DataFrame) -> PipelineModel:
-        if not getattr(self, "_mltrack_enabled", True) or _inside_tracked_fit.get():
+        if not getattr(self, "_mltrack_enabled", True):
             return super()._fit(dataset)
-        token = _inside_tracked_fit.set(True)
-        try:
-            return self._tracked_fit(dataset)
-        finally:
-            _inside_tracked_fit.reset(token)
-
-    def _tracked_fit(self, dataset: DataFrame) -> PipelineModel:
-        tracker = self._tracker()
-        if tracker is None:
-            return super()._fit(dataset)
-        # DataFrames are immutable, so Spark can describe the training data while it fits:
-        # the description's two aggregations run as jobs beside the fit's, not before it.
-        describing = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="mltrack-describe")
-        description = describing.submit(self._training_dataset, tracker, dataset)
-        describing.shutdown(wait=False)
-        run = None
-        with tracker.implicit("the training run"):
-            run = tracker.track_training(self, name=f"fit {self._name()}")  # trained_on is filled in at the end
-        try:
-            fitted = super()._fit(dataset)
-        except BaseException as exc:
-            if run is not None:
-                with tracker.implicit("the end of the failed training run"):
-                    run.fail(exc)
-            raise
-        training_data = None
-        with tracker.implicit("the training dataset"):
-            training_data = description.result()
-        model = None
-        if training_data is not None:
-            with tracker.implicit("the fitted model"):
-                model = tracker.track_model(fitted, trained_on=training_data, name=getattr(self, "_mltrack_name", None))
-                # read by tracked_model_id() and by track_evaluation(computed_by=fitted)
-                fitted._mltrack_model_id = model.id
-        if run is not None:
-            with tracker.implicit("the end of the training run"):
-                run.finish(model, **({"trained_on": training_data} if training_data is not None else {}))
-        return fitted
+        with tracked_call() as top:
+            tracker = self._tracker() if top else None
+            if tracker is None:  # nested in a recorded fit (which records this one), or no store
+                return super()._fit(dataset)
+            recorder = FitRecorder.begin(tracker, self, dataset, name=getattr(self, "_mltrack_name", None))
+            try:
+                fitted = super()._fit(dataset)
+            except BaseException as exc:
+                recorder.failed(exc)
+                raise
+            recorder.finished(fitted)
+            return fitted
 
     def _tracker(self) -> Tracker | None:
         tracker = getattr(self, "_mltrack_tracker", None)
@@ -142,30 +114,10 @@ class TrackedPipeline(Pipeline):
     def _name(self) -> str:
         return getattr(self, "_mltrack_name", None) or model_name(self)
 
-    def _training_dataset(self, tracker: Tracker, dataset: DataFrame) -> Dataset:
-        """The stored dataset with the DataFrame's fingerprint, else the DataFrame tracked now."""
-        described = describe_dataframe(dataset, target=_label_column(self, dataset.columns))
-        filters = {"experiment": tracker.experiment_name} if tracker.experiment_name else {}
-        for stored in tracker.find("dataset", fingerprint=described.fingerprint, limit=5, **filters):
-            if stored.row_count == described.row_count:
-                return stored  # type: ignore[return-value]
-        return tracker.track_dataset(described)
-
 
 def tracked_model_id(fitted: Any) -> str | None:
     """The id of the model a TrackedPipeline's ``fit`` recorded for ``fitted`` (the PipelineModel it returned)."""
-    return getattr(fitted, "_mltrack_model_id", None)
-
-
-def _label_column(pipeline: Pipeline, columns: list[str]) -> str | None:
-    """The label column of the pipeline's last learner, when the DataFrame holds it."""
-    for leaf in reversed(leaves(pipeline)):
-        stage = leaf.stage
-        if stage.hasParam("labelCol") and stage.isDefined(stage.getParam("labelCol")):
-            label = stage.getOrDefault("labelCol")
-            if label in columns:
-                return label
-    return None
+    return getattr(fitted, MODEL_ID_ATTRIBUTE, None)
 
 
 class _TrackedPipelineReader(PipelineReader):
