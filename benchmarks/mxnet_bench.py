@@ -11,6 +11,10 @@ the MXNet environment: ``nox -s benchmarks_mxnet`` (or ``python benchmarks/mxnet
    callbacks (into an SQLite store, written by the background thread),
    alternating, medians of several fits; the difference per batch and the ratio.
    A fit with no-op callbacks shows what MXNet itself spends on callbacks.
+3. A Gluon training loop (``DataLoader``, ``autograd.record``, ``trainer.step``,
+   ``metric.update``) on the same data, with automatic tracking (what ``mltrack
+   run`` does) off and on, alternating, for a hybridized and a plain network:
+   the ratio and the cost per step (``--only gluon`` runs this one alone).
 """
 
 from __future__ import annotations
@@ -146,17 +150,96 @@ def callback_figures(rounds: int, epochs: int, batch_size: int, folder: Path) ->
     print(f"  one batch_callback call on its own (metric read + run.log): {seconds * 1e6:.1f} µs")
 
 
+def gluon_loop_figures(rounds: int, epochs: int, batch_size: int, folder: Path) -> None:
+    """A Gluon training loop on the 8x8 digits with automatic tracking (``mltrack run``) on and off, alternating.
+
+    Two loops: the usual one over a ``DataLoader`` (its batching is most of a
+    step's time), and the tightest one, over batches made beforehand, where the
+    patched calls' own cost shows. Times are CPU times of the whole process
+    (MXNet's engine threads included), steadier than wall time on a shared machine.
+    """
+    from mxnet import autograd, gluon
+
+    from mltrack_mxnet import autolog as mxnet_autolog
+
+    digits = load_digits()
+    features = mx.nd.array((digits.data[:1500] / 16.0).astype("float32"))
+    labels = mx.nd.array(digits.target[:1500].astype("float32"))
+    loader = gluon.data.DataLoader(gluon.data.ArrayDataset(features, labels), batch_size=batch_size, shuffle=True)
+    batches = [
+        (features[start : start + batch_size], labels[start : start + batch_size])
+        for start in range(0, 1500, batch_size)
+    ]
+
+    def train(data_source: object, hybrid: bool) -> float:
+        net = gluon.nn.HybridSequential() if hybrid else gluon.nn.Sequential()
+        net.add(gluon.nn.Dense(64, activation="relu"), gluon.nn.Dense(10))
+        net.initialize(mx.init.Xavier())
+        if hybrid:
+            net.hybridize()
+        trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1, "momentum": 0.9})
+        loss_function = gluon.loss.SoftmaxCrossEntropyLoss()
+        metric = mx.metric.Accuracy()
+        started = time.process_time()
+        for _ in range(epochs):
+            metric.reset()
+            for data, label in data_source:
+                with autograd.record():
+                    output = net(data)
+                    loss = loss_function(output, label)
+                loss.backward()
+                trainer.step(data.shape[0])
+                metric.update([label], [output])
+            metric.get()
+        mx.nd.waitall()
+        return time.process_time() - started
+
+    with mt.connect(f"sqlite:///{folder / 'gluon.db'}", artifacts=folder / "artifacts") as tracker:
+        for source_name, data_source in (("DataLoader", loader), ("batches made beforehand", batches)):
+            for hybrid in (True, False):
+                steps = len(data_source) * epochs
+                times: dict[str, list[float]] = {"untracked": [], "tracked": []}
+                train(data_source, hybrid)  # warm-up
+                for round_number in range(rounds):
+                    for tracked in (False, True) if round_number % 2 == 0 else (True, False):
+                        if tracked:
+                            mxnet_autolog(tracker=tracker)
+                        times["tracked" if tracked else "untracked"].append(train(data_source, hybrid))
+                        mxnet_autolog(disable=True)  # ends the loop: its model is recorded (not timed)
+                tracker.flush()
+                medians = {name: statistics.median(values) for name, values in times.items()}
+                ratio = statistics.median(a / b for a, b in zip(times["tracked"], times["untracked"], strict=True))
+                extra = (ratio - 1) * medians["untracked"] / steps
+                kind = "HybridSequential, hybridized" if hybrid else "Sequential (plain Block)"
+                print(
+                    f"Gluon loop over {source_name}, {kind}, 8x8 digits MLP, {epochs} epochs x {steps // epochs} "
+                    f"steps of {batch_size}, medians of {rounds} alternating loops (CPU time):"
+                )
+                for name, seconds in medians.items():
+                    print(f"  {name:<16} {seconds * 1e3:8.1f} ms per loop   {seconds / steps * 1e6:8.1f} µs per step")
+                print(
+                    f"  tracked / untracked (autolog, trainer.step loop), median of the rounds' ratios: {ratio:.3f} "
+                    f"({extra * 1e6:+.1f} µs per step, the loop's start included)"
+                )
+        print(f"  runs recorded: {len(tracker.find('run'))}, each with its model")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=15, help="repetitions of the layout extraction")
     parser.add_argument("--rounds", type=int, default=15, help="fits of each kind")
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--only", choices=("layout", "callbacks", "gluon"), help="run one of the benchmarks")
     arguments = parser.parse_args()
     print(f"mxnet {mx.__version__}, numpy {np.__version__}, {os.cpu_count()} CPUs")
     with tempfile.TemporaryDirectory(prefix="mltrack-mxnet-bench-") as folder:
-        layout_figures(arguments.repeat, Path(folder))
-        callback_figures(arguments.rounds, arguments.epochs, arguments.batch_size, Path(folder))
+        if arguments.only in (None, "layout"):
+            layout_figures(arguments.repeat, Path(folder))
+        if arguments.only in (None, "callbacks"):
+            callback_figures(arguments.rounds, arguments.epochs, arguments.batch_size, Path(folder))
+        if arguments.only in (None, "gluon"):
+            gluon_loop_figures(arguments.rounds, arguments.epochs, arguments.batch_size, Path(folder))
 
 
 if __name__ == "__main__":

@@ -91,7 +91,7 @@ def test_the_estimator_streams_what_it_reports_and_becomes_the_model(tracker, tr
     values = {p.name: p.value for p in model.hyperparameters}
     assert model.learning_algorithm == "SGD"
     assert (values["optimizer.learning_rate"], values["optimizer.momentum"]) == (0.1, 0.9)
-    assert values["optimizer.rescale_grad"] == 1.0  # the trainer's scale, not scale / last batch size
+    assert values["optimizer.rescale_grad"] == 1 / 40  # what step(40) sets: the trainer's scale / batch size
     assert (values["epochs"], values["batch_size"], values["loss"]) == (2, 40, "SoftmaxCrossEntropyLoss")
     check_layout(tracker, model, net._cached_graph[1], {"data": (40, 1, 8, 8)}, {"data"})
     symbol, arg_params, aux_params = mltrack_mxnet.load_model(model)

@@ -55,16 +55,56 @@ is the model::
     estimator.fit(train_loader, val_data=val_loader, epochs=10, event_handlers=[run.event_handler()])
     model = tracker.track_model(estimator, trained_on=train)
 
-For a training loop of your own, tell mltrack what the network cannot::
+A training loop of your own, with a plain ``Block`` (the Gluon MNIST
+example's ``nn.Sequential``) or a ``HybridBlock``::
+
+    train = tracker.track_dataset(train_loader)     # a DataLoader, Dataset, NDArrayIter or ImageRecordIter
+    run = tracker.track_training(net, trained_on=train)   # refuses, now, what cannot be described
+    for data, label in train_loader:
+        ...                                          # the first forward pass gives the shapes
+    model = tracker.track_model(net, trained_on=train)
+    tracker.track_evaluation(metric.get(), computed_by=model, on_dataset=test)   # ("accuracy", 0.97)
+
+A plain ``Block``'s layout is one transform per layer (class, name, settings,
+parameter shapes and counts, output shape); a ``Sequential``'s layers are
+linked in order, those of a block with a ``forward`` of its own are listed in
+registration order and say (``mxnet.data_flow``) that the flow is not known.
+Datasets record their sample count, the shapes of a sample and of a batch,
+a content fingerprint of in-memory arrays (the ``.rec`` file as location for
+``ImageRecordIter``), the label as target and the batch size. The input
+shapes come from the first forward pass after ``track_training``, from
+Gluon's graph inputs (a hybridized ``LSTM``'s ``data0..2``) or from the batch
+shape of the dataset the model was ``trained_on``; the batch size is read on
+the layout's ``N`` axis (``TNC``: the second). Only where none of these tells
+the shapes, state them::
 
     mltrack_mxnet.set_training_facts(net, input_shapes=(32, 3, 224, 224), trainer=trainer, epochs=10)
     model = tracker.track_model(net, trained_on=train)
+
+With no added line (``mltrack run python train.py``, or :func:`autolog` /
+``mltrack_core.autolog()`` in the program), both are recorded on their own
+(see :mod:`mltrack_mxnet.autolog`): ``Module.fit`` exactly as the form above
+records it (the iterator as the dataset, the callbacks added after the
+program's own, the module as the model, ``kvstore`` as the store's type), and
+each Gluon training loop, from the first ``trainer.step`` of its trainer: the
+network called at top level that holds the trainer's parameters, the
+``DataLoader`` iterated then as its data and its passes as epochs,
+``train-loss`` per step and epoch, the values the program reads with
+``metric.get()`` (``train-`` or ``validation-``), and, when the loop ends (at
+exit, when another trainer's loop takes over, or ``autolog(disable=True)``),
+the model with its layout and the run's hyperparameters: the optimizer as it
+trained (``rescale_grad`` = the trainer's scale / batch size), initializer,
+epochs, batch size, loss, kvstore. A program that dies of an exception leaves
+the run FAILED. Training the program tracks itself is left to its own run.
 """
 
+# autolog is imported at once (it imports no MXNet): so ``mltrack_mxnet.autolog`` is the function,
+# and the module stays importable as ``mltrack_mxnet.autolog`` through sys.modules.
+from mltrack_mxnet.autolog import autolog
 from mltrack_mxnet.framework import supported_versions
 from mltrack_mxnet.parameters import set_training_facts
 from mltrack_mxnet.serialize import load_model
 
 __version__ = "0.2.0"
 
-__all__ = ["__version__", "load_model", "set_training_facts", "supported_versions"]
+__all__ = ["__version__", "autolog", "load_model", "set_training_facts", "supported_versions"]

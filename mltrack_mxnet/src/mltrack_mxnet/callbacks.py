@@ -152,12 +152,15 @@ class ModuleCallbacks:
         facts.initializer = fit_locals.get("initializer")
         facts.epochs = fit_locals["num_epoch"]
         facts.begin_epoch = fit_locals.get("begin_epoch") or 0
-        facts.input_shapes = {desc.name: tuple(desc.shape) for desc in fit_locals["train_data"].provide_data}
+        provided = fit_locals["train_data"].provide_data
+        facts.input_shapes = {desc.name: tuple(desc.shape) for desc in provided}
+        layout = getattr(provided[0], "layout", None) if provided else None
+        facts.batch_axis = layout.index("N") if isinstance(layout, str) and "N" in layout else 0
         metric = fit_locals.get("eval_metric")
         if metric is not None:
             facts.eval_metrics = tuple(name for name, _ in metric.get_name_value())
         kvstore = fit_locals.get("kvstore")
-        facts.kvstore = kvstore if isinstance(kvstore, str) or kvstore is None else type(kvstore).__name__
+        facts.kvstore = kvstore if isinstance(kvstore, str) or kvstore is None else kvstore.type  # "device", "local"
 
 
 class GluonCallbacks:
@@ -170,12 +173,30 @@ class GluonCallbacks:
         model = tracker.track_model(estimator, trained_on=train)   # also finishes the run
     """
 
-    def __init__(self, run: LiveRun, network: Any = None) -> None:
+    def __init__(self, run: LiveRun, network: Any = None, *, settings_at_end: bool = False) -> None:
         self._run = run
         self._guard = _Guard(run, facts_of(network) if network is not None else None)
+        self._network = network if settings_at_end else None
         self._step = 0
         self._epoch = 0
         self._batch = 0
+
+    def fields_at_end(self) -> dict[str, Any]:
+        """A network's training settings as the run's hyperparameters, for a run started without them.
+
+        The live run calls this when it ends (a run started for a block: its
+        optimizer, initializer, epochs, batch size as the training facts know them).
+        """
+        if self._network is None:
+            return {}
+        try:
+            from mltrack_mxnet.extract import network_of, training_parameters
+
+            parameters = training_parameters(network_of(self._network), [])
+        except Exception as exc:  # noqa: BLE001  (as above: the run still ends)
+            self._guard.failed("the training settings", exc)
+            return {}
+        return {"hyperparameters": parameters} if parameters else {}
 
     def event_handler(self, frequent: int = 1) -> Any:
         """An event handler for ``Estimator.fit(event_handlers=[...])``.

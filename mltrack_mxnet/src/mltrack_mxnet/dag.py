@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from mltrack_core.plugin import Parameter, SchemaError, Transform, TypedColumn
@@ -38,6 +38,8 @@ class Layout:
     parameter_count: int | None
     auxiliary_state_count: int | None
     shapes_known: bool
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    """Notes for the model (a plain Block's data flow that is not known)."""
 
 
 def network_layout(

@@ -10,7 +10,7 @@ the facts the training loop noted.
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from mltrack_core.plugin import (
@@ -22,6 +22,17 @@ from mltrack_core.plugin import (
     TrainingRun,
     TypedColumn,
     TypeHint,
+)
+from mltrack_mxnet.blocks import (
+    auxiliary_names,
+    batch_axis,
+    block_layout,
+    check_describable,
+    input_shapes_of,
+    observed_input_shapes,
+    plain_block_network,
+    shapes_of_dataset,
+    watch_shapes,
 )
 from mltrack_mxnet.callbacks import GluonCallbacks, ModuleCallbacks
 from mltrack_mxnet.dag import Layout, network_layout
@@ -71,6 +82,8 @@ class Network:
     facts: FitFacts
     trained: Any
     is_module: bool
+    batch_axis: int = 0
+    """Where the batch is in the first input's shape (1 for a recurrent network in ``TNC`` layout)."""
 
 
 # ---------------------------------------------------------------- models
@@ -80,13 +93,18 @@ def extract_model(obj: Any, tracker: Tracker, trained_on: Dataset, name: str | N
     """The model (network layout with shapes, optimizer, initializer, epochs, batch size) of ``obj``."""
     mx = require_mxnet()
     network = network_of(obj)
-    layout = network_layout(
-        network.symbol,
-        network.input_names,
-        network.input_shapes,
-        known_shapes=network.known_shapes,
-        framework_version=mx.__version__,
-    )
+    if not network.input_shapes:
+        network = replace(network, input_shapes=shapes_of_dataset(trained_on, network.input_names))
+    if network.symbol is None:  # a plain Gluon Block
+        layout = block_layout(network.trained, network.input_shapes, framework_version=mx.__version__)
+    else:
+        layout = network_layout(
+            network.symbol,
+            network.input_names,
+            network.input_shapes,
+            known_shapes=network.known_shapes,
+            framework_version=mx.__version__,
+        )
     failures = [*network.facts.failures]
     if not layout.shapes_known:
         failures.append(
@@ -110,7 +128,7 @@ def extract_model(obj: Any, tracker: Tracker, trained_on: Dataset, name: str | N
             for data_name in network.data_names
         ],
         environment={**tracker.environment(), **mxnet_environment()},
-        annotations={"mxnet.kind": network.kind, "mxnet.outputs": ", ".join(layout.outputs)},
+        annotations={"mxnet.kind": network.kind, "mxnet.outputs": ", ".join(layout.outputs), **layout.annotations},
     )
     return Extraction(primary=model, related=layout.transforms, failures=tuple(failures))
 
@@ -135,7 +153,7 @@ def training_parameters(network: Network, failures: list[str]) -> list[Parameter
     if network.optimizer is not None:
         try:
             if network.trainer is not None:
-                parameters += trainer_parameters(network.trainer)
+                parameters += trainer_parameters(network.trainer, batch_size=_batch_size(network))
             else:
                 parameters += optimizer_parameters(network.optimizer, framework_default="sgd")
         except Exception as exc:  # noqa: BLE001  (a user's optimizer we cannot read: keep the rest)
@@ -160,7 +178,8 @@ def training_parameters(network: Network, failures: list[str]) -> list[Parameter
     if facts.eval_metrics:
         parameters.append(Parameter.of("eval_metric", list(facts.eval_metrics)))
     if facts.kvstore is not None:
-        parameters.append(Parameter.of("kvstore", facts.kvstore, default="local"))
+        default_store = "local" if network.is_module else "device"  # Module.fit's default, gluon.Trainer's
+        parameters.append(Parameter.of("kvstore", facts.kvstore, default=default_store))
     if facts.loss is not None:
         parameters.append(Parameter.of("loss", facts.loss))
     if network.context is not None:
@@ -171,7 +190,8 @@ def training_parameters(network: Network, failures: list[str]) -> list[Parameter
 def _batch_size(network: Network) -> int | None:
     if not network.input_shapes:
         return None
-    return next(iter(network.input_shapes.values()))[0]
+    shape = next(iter(network.input_shapes.values()))
+    return shape[network.batch_axis] if len(shape) > network.batch_axis else None
 
 
 def _serialize(tracker: Tracker, network: Network, name: str) -> str:
@@ -181,7 +201,8 @@ def _serialize(tracker: Tracker, network: Network, name: str) -> str:
             raise SchemaError(f"cannot serialize module {name!r}: its parameters are not initialized; fit it first")
         arg_params, aux_params = module.get_params()
     else:
-        auxiliary = set(network.symbol.list_auxiliary_states())
+        symbol = network.symbol
+        auxiliary = auxiliary_names(network.trained) if symbol is None else symbol.list_auxiliary_states()
         arg_params, aux_params = {}, {}
         for parameter in network.trained.collect_params().values():
             try:
@@ -210,14 +231,13 @@ def network_of(obj: Any) -> Network:
     if isinstance(obj, mx.mod.Module):
         return _module_network(obj)
     if isinstance(obj, Estimator):
+        if not isinstance(obj.net, mx.gluon.HybridBlock):
+            return plain_block_network(obj.net, trainer=obj.trainer, context=_contexts(obj.context))
         return _block_network(obj.net, trainer=obj.trainer, context=_contexts(obj.context))
     if isinstance(obj, mx.gluon.HybridBlock):
         return _block_network(obj)
     if isinstance(obj, mx.gluon.Block):
-        raise MissingPluginError(
-            f"{type(obj).__name__} is a Gluon Block without a symbolic graph; mltrack-mxnet reads the layout of "
-            "HybridBlocks (derive the network from gluon.HybridBlock, as the model zoo's networks do)"
-        )
+        return plain_block_network(obj)
     raise MissingPluginError(f"mltrack-mxnet describes models from {_UNDERSTOOD}, not {_qualified_name(obj)}")
 
 
@@ -225,10 +245,13 @@ def _module_network(module: Any) -> Network:
     facts = facts_of(module)
     input_shapes = facts.input_shapes
     input_types: dict[str, TypeHint] = {}
+    axis = facts.batch_axis
     if module.binded:
         descriptions = list(module.data_shapes) + list(module.label_shapes or [])
         input_shapes = {description.name: tuple(description.shape) for description in descriptions}
         input_types = {description.name: _type_hint(description.dtype) for description in descriptions}
+        layout = getattr(descriptions[0], "layout", None) if descriptions else None
+        axis = layout.index("N") if isinstance(layout, str) and "N" in layout else 0
     symbol = module.symbol
     return Network(
         kind="Module",
@@ -245,6 +268,7 @@ def _module_network(module: Any) -> Network:
         facts=facts,
         trained=module,
         is_module=True,
+        batch_axis=axis,
     )
 
 
@@ -256,7 +280,7 @@ def _block_network(block: Any, trainer: Any = None, context: str | None = None) 
         inputs, symbol = block._cached_graph
         input_names = tuple(variable.name for variable in inputs)
     else:
-        input_names = tuple(facts.input_shapes or ("data",))
+        input_names = tuple(facts.input_shapes or observed_input_shapes(block) or ("data",))
         symbol = block(*[mx.sym.var(input_name) for input_name in input_names])
         if isinstance(symbol, (list, tuple)):
             symbol = mx.sym.Group(list(symbol))
@@ -274,7 +298,7 @@ def _block_network(block: Any, trainer: Any = None, context: str | None = None) 
         symbol=symbol,
         data_names=input_names,
         input_names=input_names,
-        input_shapes=facts.input_shapes,
+        input_shapes=input_shapes_of(block, input_names),
         input_types={},
         known_shapes=known_shapes,
         optimizer=trainer.optimizer if trainer is not None else None,
@@ -283,6 +307,7 @@ def _block_network(block: Any, trainer: Any = None, context: str | None = None) 
         facts=facts,
         trained=block,
         is_module=False,
+        batch_axis=batch_axis(block),
     )
 
 
@@ -327,13 +352,21 @@ def extract_training(obj: Any, tracker: Tracker) -> Extraction:
         )
         return Extraction(primary=run, run_helpers=lambda live: GluonCallbacks(live))
     if isinstance(obj, mx.gluon.Block):
+        if not isinstance(obj, mx.gluon.HybridBlock):
+            check_describable(obj)  # refused now, not when the model is tracked after training
+        watch_shapes(obj)  # the input shapes (and a plain Block's layer shapes) of its next forward pass
         kind = type(obj).__name__
         run = TrainingRun(name=f"{kind} training", environment=environment, annotations={"mxnet.kind": kind})
-        return Extraction(primary=run, run_helpers=lambda live: GluonCallbacks(live, obj))
+        return Extraction(primary=run, run_helpers=lambda live: GluonCallbacks(live, obj, settings_at_end=True))
     raise MissingPluginError(f"mltrack-mxnet describes training of {_UNDERSTOOD}, not {_qualified_name(obj)}")
 
 
 # ---------------------------------------------------------------- helpers
+
+
+def contexts_text(contexts: Any) -> str:
+    """MXNet contexts as text: ``cpu(0)``, or ``gpu(0), gpu(1)`` for several."""
+    return _contexts(contexts)
 
 
 def _contexts(contexts: Any) -> str:

@@ -65,14 +65,16 @@ class FitFacts:
     kvstore: str | None = None
     loss: str | None = None
     failures: list[str] = field(default_factory=list)
+    batch_axis: int = 0
+    """Where the batch is in the first input's shape: the ``N`` of its layout (1 for ``TNC``)."""
 
     @property
     def batch_size(self) -> int | None:
-        """The first dimension of the first input."""
+        """The size of the batch axis of the first input."""
         if not self.input_shapes:
             return None
         first = next(iter(self.input_shapes.values()))
-        return first[0] if first else None
+        return first[self.batch_axis] if len(first) > self.batch_axis else None
 
 
 def facts_of(obj: Any) -> FitFacts:
@@ -165,17 +167,19 @@ def optimizer_parameters(optimizer: Any, *, framework_default: str | None = "sgd
     return parameters
 
 
-def trainer_parameters(trainer: Any) -> list[Parameter]:
-    """A ``gluon.Trainer``'s optimizer settings.
+def trainer_parameters(trainer: Any, batch_size: int | None = None) -> list[Parameter]:
+    """A ``gluon.Trainer``'s optimizer settings, as the optimizer trains with them.
 
-    The trainer sets its optimizer's ``rescale_grad`` to ``scale / batch_size``
-    at every step, so the user's setting is the trainer's scale.
+    ``trainer.step(batch_size)`` sets the optimizer's ``rescale_grad`` to the
+    trainer's scale / ``batch_size``: given the batch size trained with, that is
+    the value recorded (the optimizer itself holds scale / the last batch's
+    size, smaller at the end of an epoch); without it, the optimizer's own value.
     """
     parameters = optimizer_parameters(trainer.optimizer, framework_default=None)
     scale = getattr(trainer, "_scale", None)  # MXNet offers no public accessor
-    if scale is None:
+    if scale is None or not batch_size:
         return parameters
-    rescale = Parameter.of("optimizer.rescale_grad", scale, default=1.0)
+    rescale = Parameter.of("optimizer.rescale_grad", scale / batch_size, default=1.0)
     return [rescale if parameter.name == rescale.name else parameter for parameter in parameters]
 
 

@@ -7,12 +7,14 @@ checks the MXNet version before reading anything.
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from mltrack_core.plugin import Extraction, MissingPluginError, hookimpl
-from mltrack_mxnet.framework import is_mxnet_object
+from mltrack_core.plugin import Extraction, MissingPluginError, hookimpl, when_imported
+from mltrack_mxnet.framework import is_mxnet_object, require_mxnet
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -43,14 +45,31 @@ def mltrack_extract_training(obj: Any, tracker: Tracker) -> Extraction | None:
 
 
 @hookimpl
-def mltrack_extract_dataset(data: Any) -> Extraction | None:
-    """MXNet data objects are not described: say so, instead of the core's "install mltrack-mxnet"."""
+def mltrack_extract_dataset(data: Any, name: str | None, target: Any) -> Extraction | None:
+    """An ``NDArrayIter``, a file iterator (``ImageRecordIter``), a Gluon ``Dataset`` or ``DataLoader``."""
     if not is_mxnet_object(data):
         return None
-    raise MissingPluginError(
-        f"mltrack-mxnet does not describe {type(data).__name__} objects as datasets; track the data they hold "
-        "with keyword fields: tracker.track_dataset(name=..., fingerprint=..., row_count=..., schema=..., target=...)"
-    )
+    require_mxnet()
+    from mltrack_mxnet.data import extract_dataset, is_mxnet_data
+
+    if not is_mxnet_data(data):
+        raise MissingPluginError(
+            f"mltrack-mxnet describes data iterators, Gluon datasets and data loaders, not {type(data).__name__} "
+            "objects; track the data they hold with keyword fields: "
+            "tracker.track_dataset(name=..., fingerprint=..., row_count=..., schema=..., target=...)"
+        )
+    return extract_dataset(data, name, target)
+
+
+def _remember_iterator_arguments(mx: ModuleType) -> None:
+    from mltrack_mxnet.data import remember_iterator_arguments
+
+    remember_iterator_arguments(mx)
+
+
+# MXNet forgets the arguments of its C++ iterators (an ImageRecordIter's .rec file): keep them from the
+# moment the program imports mxnet.io (at once when it is imported already). Nothing is imported here.
+when_imported("mxnet.io", _remember_iterator_arguments)
 
 
 @hookimpl
@@ -61,6 +80,21 @@ def mltrack_environment() -> dict[str, str] | None:
     from mltrack_mxnet.framework import mxnet_environment
 
     return mxnet_environment()  # a failure: the tracker warns once, then stops asking
+
+
+@hookimpl
+def mltrack_autolog(tracker: Tracker | None, disable: bool) -> str | None:
+    """Record every ``Module.fit`` and Gluon training loop (see ``mltrack_mxnet.autolog``).
+
+    MXNet is patched once the program imports it (at once if it is already
+    imported); nothing here imports it.
+    """
+    if importlib.util.find_spec("mxnet") is None:
+        return None
+    from mltrack_mxnet.autolog import autolog
+
+    autolog(tracker=tracker, disable=disable)
+    return "mxnet"
 
 
 @hookimpl

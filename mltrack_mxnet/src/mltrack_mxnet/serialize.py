@@ -31,7 +31,7 @@ _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 def save_model(
     artifacts: ArtifactStore, name: str, symbol: Any, arg_params: Mapping[str, Any], aux_params: Mapping[str, Any]
 ) -> str:
-    """Store the network and its parameters as one zip; return the artifact's URI."""
+    """Store the network (None for a plain Gluon Block) and its parameters as one zip; return the artifact's URI."""
     mx = require_mxnet()
     arrays = {f"arg:{key}": value.as_in_context(mx.cpu()) for key, value in arg_params.items()}
     arrays.update({f"aux:{key}": value.as_in_context(mx.cpu()) for key, value in aux_params.items()})
@@ -40,7 +40,9 @@ def save_model(
         mx.nd.save(str(params_path), arrays)
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w") as archive:
-            files = ((_SYMBOL_FILE, symbol.tojson().encode()), (_PARAMS_FILE, params_path.read_bytes()))
+            files = [(_PARAMS_FILE, params_path.read_bytes())]
+            if symbol is not None:  # a plain Gluon Block has no graph: its parameters only
+                files.insert(0, (_SYMBOL_FILE, symbol.tojson().encode()))
             for file_name, content in files:
                 archive.writestr(zipfile.ZipInfo(file_name, _ZIP_TIME), content, zipfile.ZIP_DEFLATED)
     return artifacts.put_bytes(buffer.getvalue(), safe_file_name(name, ".mxnet.zip"))
@@ -56,7 +58,8 @@ def load_model(
         tracker: whose artifact store reads it (default: a local one; any stored location can be read).
 
     Returns:
-        ``(symbol, arg_params, aux_params)``, as ``mx.model.load_checkpoint`` returns them.
+        ``(symbol, arg_params, aux_params)``, as ``mx.model.load_checkpoint`` returns them; the symbol is
+        None for a plain Gluon ``Block`` (load its parameters into the network by name).
 
     Raises:
         MltrackError: the model has no location, or the artifact is not an mltrack MXNet checkpoint.
@@ -68,11 +71,11 @@ def load_model(
         content = stored.read()
     try:
         with zipfile.ZipFile(io.BytesIO(content)) as archive:
-            symbol_json = archive.read(_SYMBOL_FILE).decode()
+            symbol_json = archive.read(_SYMBOL_FILE).decode() if _SYMBOL_FILE in archive.namelist() else None
             params = archive.read(_PARAMS_FILE)
     except (zipfile.BadZipFile, KeyError) as exc:
         raise MltrackError(f"{location} is not an MXNet checkpoint written by mltrack-mxnet: {exc}") from None
     arrays = mx.nd.load_frombuffer(params)
     arg_params = {key[4:]: value for key, value in arrays.items() if key.startswith("arg:")}
     aux_params = {key[4:]: value for key, value in arrays.items() if key.startswith("aux:")}
-    return mx.sym.load_json(symbol_json), arg_params, aux_params
+    return (mx.sym.load_json(symbol_json) if symbol_json is not None else None), arg_params, aux_params
