@@ -185,7 +185,7 @@ def test_a_version_2_store_is_migrated_to_remember_batch_ids(tmp_path):
         assert tracker.store.append_points([point], batch_id="b-1")
         assert not tracker.store.append_points([point], batch_id="b-1")
         assert tracker.points(run.id) == [point]
-    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 3
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == sqlite_backend.SCHEMA_VERSION
 
 
 def test_the_batch_ids_of_a_run_are_forgotten_when_it_ends(tmp_path):

@@ -373,3 +373,17 @@ def test_not_found_errors_do_not_name_the_store_location(tmp_path):
     with pytest.raises(mt.NotFoundError) as raised:
         tracker.get("ds-missing")
     assert str(tmp_path) not in str(raised.value)
+
+
+def test_find_ids_names_what_find_returns_in_its_order_without_reading_it(tracker):
+    data = tracker.track_dataset(name="iris", fingerprint="sha256:iris")
+    for name in ("b-model", "a-model", "c-model"):
+        tracker.track_model(name=name, learning_algorithm="LogisticRegression", trained_on=data, tags={"team": "x"})
+    tracker.track_model(name="other", learning_algorithm="SVC", trained_on=data)
+    for order in ("-created", "created", "name", "-name"):
+        filters = {"trained_on": data, "tags": {"team": "x"}, "order": order}
+        assert tracker.find_ids("model", **filters) == [model.id for model in tracker.find("model", **filters)]
+    names = [tracker.get(id_).name for id_ in tracker.find_ids("model", order="name", limit=2, offset=1)]
+    assert names == ["b-model", "c-model"]
+    with pytest.raises(mt.SchemaError, match="unknown filter"):
+        tracker.find_ids("model", trained=data)

@@ -154,7 +154,8 @@ def trace(tracker: Tracker, root: str, direction: str, depth: int | None) -> Lin
         raise SchemaError(f"direction must be 'upstream' or 'downstream', not {direction!r}")
     if depth is not None and depth < 0:
         raise SchemaError(f"depth must be a non-negative number of steps, not {depth}")
-    tracker.get(root)  # raises NotFoundError with a helpful message
+    if root not in tracker.get_many([root], with_scores=False):  # a run's points are not needed here
+        tracker.get(root)  # raises NotFoundError with a helpful message
     depth_of = {root: 0}
     edges: list[Link] = []
     frontier = [root]

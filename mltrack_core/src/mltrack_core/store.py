@@ -31,6 +31,7 @@ from mltrack_core.schema import (
 )
 
 __all__ = [
+    "ORDERS",
     "BaseStore",
     "Link",
     "Point",
@@ -127,14 +128,21 @@ def record_of(entity: Entity) -> Record:
     )
 
 
+ORDERS = ("-created", "created", "name", "-name")
+"""The orders :class:`Query` results may come in (see ``Query.order``)."""
+
+
 @dataclass(frozen=True)
 class Query:
     """Which records :meth:`Store.find` returns. Every given condition must hold.
 
     ``links`` are (relation, target id) pairs the record must have (for example
     ``("trained_on", "ds-...")``); ``labels`` are (scope, key, value) triples.
-    Results are ordered newest first (creation time descending, then the
-    reverse of the order they were written in).
+    ``order`` is one of :data:`ORDERS`: ``"-created"`` (the default: newest
+    first, that is creation time descending, then the reverse of the order they
+    were written in), ``"created"`` (oldest first: the exact reverse),
+    ``"name"`` and ``"-name"`` (names ascending or descending by code point,
+    entities without a name last; ties newest first).
     """
 
     kind: str | None = None
@@ -148,6 +156,7 @@ class Query:
     created_before: int | None = None
     limit: int | None = None
     offset: int = 0
+    order: str = "-created"
 
     def __post_init__(self) -> None:
         _check_query(self)
@@ -168,6 +177,8 @@ def _check_query(query: Query) -> None:
                 raise SchemaError(f"query {field}: expected tuples of {size} strings, got {_shown(item)}")
             for text in item:
                 _check_query_text(text, field)
+    if query.order not in ORDERS:
+        raise SchemaError(f"query order: expected one of {', '.join(ORDERS)}, got {_shown(query.order)}")
     for field in ("created_after", "created_before", "limit", "offset"):
         value = getattr(query, field)
         if value is None and field != "offset":
@@ -199,6 +210,23 @@ class Store(Protocol):
     subclasses for storage problems (unreachable, corrupt, read-only) and the
     rule errors named below; the tracker decides whether the caller sees them
     (explicit calls) or a warning (implicit tracking).
+
+    Optional methods, for the dashboard's charts and tables (see
+    :mod:`mltrack_core.series`). The built-in stores implement them in the
+    database; a store that lacks one still works, because the tracker then
+    computes the same answer from :meth:`points` (reading every point of the run):
+
+    - ``metric_series(run_id, metric, axis, start, end, max_points) -> SeriesData``:
+      the points of ``metric`` with x (``axis``: ``"step"``, ``"epoch"`` or
+      ``"time"``) from ``start`` to ``end`` (inclusive; None: open), reduced
+      to at most ``max_points`` as :func:`mltrack_core.series.downsample`
+      does. An unknown run or metric has an empty series.
+    - ``metric_summaries(run_ids, metrics) -> dict[str, dict[str, MetricSummary]]``:
+      per run with points, the summary of each of its metrics (of ``metrics``
+      only, unless None), in one query whatever the number of runs; runs
+      without points are left out.
+    - ``points_since(run_id, count) -> list[Point]``: the run's points after
+      the first ``count``, in append order (for live updates).
     """
 
     uri: str
@@ -227,7 +255,7 @@ class Store(Protocol):
         """The stored documents of those ``ids`` that exist (unknown ids are left out)."""
 
     def find(self, query: Query) -> list[str]:
-        """Ids of the records matching ``query``, newest first (ties: last written first), paged."""
+        """Ids of the records matching ``query``, paged, in ``query.order`` (default: newest first)."""
 
     def count(self, query: Query) -> int:
         """How many records match ``query`` (limit and offset ignored)."""
@@ -362,6 +390,10 @@ class BaseStore(ABC, Generic[Transaction]):
         points_of_new_runs = [point for point in points if point[0] in new_ids]  # the others are a retry's
         if points_of_new_runs:
             self._insert_points(transaction, points_of_new_runs)
+            runs_with_points = {point[0] for point in points_of_new_runs}
+            for record in new:
+                if record.kind == "run" and record.state != "TRAINING" and record.id in runs_with_points:
+                    self._keep_metric_summaries(transaction, record.id)  # an imported run, ended already
         return [record.id for record in new]
 
     def _replace_training_run(self, transaction: Transaction, record: Record) -> None:
@@ -370,6 +402,7 @@ class BaseStore(ABC, Generic[Transaction]):
         self._replace_run(transaction, record)
         if record.state != "TRAINING":
             self._forget_batches(transaction, record.id)
+            self._keep_metric_summaries(transaction, record.id)
 
     def _append_to_training_runs(
         self, transaction: Transaction, run_ids: list[str], points: Sequence[Point], batch_id: str | None
@@ -494,6 +527,18 @@ class BaseStore(ABC, Generic[Transaction]):
 
         Returns:
             True when the batch was not applied before (it is claimed now); False when it was.
+        """
+
+    def _keep_metric_summaries(self, transaction: Transaction, run_id: str) -> None:
+        """Store the summary of each metric of ``run_id``, which has ended (optional: by default nothing is kept).
+
+        An ended run's points cannot change, so a backend may keep their summaries
+        (see :mod:`mltrack_core.series`) instead of reading every point each time
+        they are asked for.
+
+        Args:
+            transaction: The handle :meth:`_in_transaction` passed.
+            run_id: The id of the run that ended (or was written ended, with its points) in this transaction.
         """
 
     def _forget_batches(self, transaction: Transaction, run_id: str) -> None:

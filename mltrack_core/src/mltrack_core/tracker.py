@@ -40,6 +40,7 @@ from mltrack_core.rules import (
 from mltrack_core.schema import (
     KINDS,
     LINK_FIELDS,
+    MAX_COUNT,
     ConfusionMatrix,
     Dataset,
     Entity,
@@ -57,6 +58,15 @@ from mltrack_core.schema import (
     now_ms,
     replace,
     with_context,
+)
+from mltrack_core.series import (
+    MAX_SUMMARY_RUNS,
+    LruCache,
+    MetricSummary,
+    Series,
+    check_series_arguments,
+    series_of_points,
+    summaries_of_points,
 )
 from mltrack_core.store import Point, Query, Store, ended_run_error, record_of
 
@@ -76,6 +86,8 @@ _FRAMEWORK_PLUGINS = {
 _COLUMN_FILTERS = {"name", "experiment", "fingerprint", "state"}
 _FAILURES_ANNOTATION = "mltrack.failures"
 _READ_CACHE_SIZE = 2048  # stored entities (training runs aside) kept for repeated reads
+_SERIES_CACHE_POINTS = 200_000  # points of the series of ended runs kept (about 15 MB)
+_SUMMARY_CACHE_SIZE = 20_000  # metric summaries of ended runs kept
 _DEFERRING: contextvars.ContextVar[tuple[Tracker, ...]] = contextvars.ContextVar("mltrack_deferring", default=())
 """The trackers whose writes are deferred in this context (see :meth:`Tracker.defer_writes`)."""
 
@@ -201,6 +213,8 @@ class Tracker:
         self._environment: dict[str, str] | None = None
         self._package_versions: dict[str, str | None] = {}
         self._read_cache: collections.OrderedDict[str, Entity] = collections.OrderedDict()
+        self._series_cache = LruCache(_SERIES_CACHE_POINTS)  # ended runs only: they cannot change
+        self._summary_cache = LruCache(_SUMMARY_CACHE_SIZE)  # ended runs only
         self._writer: PointWriter | None = None
         self._deferred: DeferredWriter | None = None
         self._lock = threading.Lock()
@@ -647,16 +661,131 @@ class Tracker:
         self._settle()
         return self.store.points(run_id)
 
+    # ------------------------------------------------------------ metric histories (charts and tables)
+
+    def points_since(self, run_id: str, count: int) -> list[Point]:
+        """The run's points after the first ``count``, in append order (what a live chart has not drawn yet).
+
+        An unknown run has no points.
+
+        Raises:
+            SchemaError: ``count`` is not an int from 0 to 2**63 - 1.
+        """
+        if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= MAX_COUNT:
+            raise SchemaError(f"count: expected an int from 0 to {MAX_COUNT}, got {count!r:.60}")
+        self._settle()
+        reader = getattr(self.store, "points_since", None)
+        if reader is not None:
+            return reader(run_id, count)
+        return self.store.points(run_id)[count:]
+
+    def series(
+        self,
+        run_id: str,
+        metric: str,
+        *,
+        axis: str = "step",
+        start: int | None = None,
+        end: int | None = None,
+        max_points: int = 1000,
+    ) -> Series:
+        """One metric of a training run along ``axis``, downsampled to at most ``max_points`` points.
+
+        ``axis`` is ``"step"`` (a point without a step is placed at its 0-based
+        position among the metric's points), ``"epoch"`` (points without an epoch
+        are left out) or ``"time"`` (ms since 1970); ``start`` and ``end`` bound
+        x (inclusive: the zoom). Longer ranges keep the smallest and largest
+        value of each bucket, so spikes stay visible; NaN and infinities are
+        gaps (None). See :mod:`mltrack_core.series`. The series of an ended run
+        cannot change: it is cached.
+
+        Raises:
+            NotFoundError: no training run has that id (an unknown metric gives an empty series).
+            SchemaError: an unknown axis, bounds that are not counts or ``start > end``, or
+                ``max_points`` outside 2 to 10,000.
+        """
+        check_series_arguments(axis, start, end, max_points)
+        if not isinstance(metric, str):
+            raise SchemaError(f"metric: expected a string, got {type(metric).__name__}")
+        run = self.get_run(run_id)
+        ended = run.state is not TrainingState.TRAINING
+        key = (run_id, metric, axis, start, end, max_points)
+        if ended and (cached := self._series_cache.get(key)) is not None:
+            return cached
+        reader = getattr(self.store, "metric_series", None)
+        if reader is not None:
+            data = reader(run_id, metric, axis, start, end, max_points)
+        else:  # a store without the optional method: from every point of the run
+            data = series_of_points(self.store.points(run_id), metric, axis, start, end, max_points)
+        found = Series(run_id, metric, axis, start, end, data.total, data.x, data.y, data.downsampled, ended)
+        if ended:
+            self._series_cache.put(key, found, size=len(found.x))
+        return found
+
+    def metric_summaries(
+        self, run_ids: Sequence[str], metrics: Sequence[str] | None = None
+    ) -> dict[str, dict[str, MetricSummary]]:
+        """Per training run, the summary of each metric (count, first, last, min, max, best, last step...).
+
+        ``metrics`` limits the summaries to those metrics (None: every metric of
+        each run). Ids that are not training runs are left out; a run without
+        points has an empty dict. One store query answers all the runs; the
+        summaries of ended runs are cached.
+
+        Raises:
+            SchemaError: more than 1,000 runs, or ids or metrics that are not strings.
+        """
+        run_ids = _strings(run_ids, "run_ids")
+        if len(run_ids) > MAX_SUMMARY_RUNS:
+            raise SchemaError(f"run_ids: at most {MAX_SUMMARY_RUNS} runs per call, got {len(run_ids)}")
+        wanted = None if metrics is None else tuple(dict.fromkeys(_strings(metrics, "metrics")))
+        runs = {
+            id_: entity
+            for id_, entity in self.get_many(list(dict.fromkeys(run_ids)), with_scores=False).items()
+            if isinstance(entity, TrainingRun)
+        }
+        found: dict[str, dict[str, MetricSummary]] = {}
+        missing = []
+        for run_id, run in runs.items():
+            cached = self._summary_cache.get((run_id, wanted)) if run.state is not TrainingState.TRAINING else None
+            if cached is not None:
+                found[run_id] = cached
+            else:
+                missing.append(run_id)
+        if missing:
+            reader = getattr(self.store, "metric_summaries", None)
+            if reader is not None:
+                read = reader(missing, wanted)
+            else:  # a store without the optional method: from every point of each run
+                read = {run_id: summaries_of_points(self.store.points(run_id), wanted) for run_id in missing}
+            for run_id in missing:
+                summaries = dict(sorted(read.get(run_id, {}).items()))
+                found[run_id] = summaries
+                if runs[run_id].state is not TrainingState.TRAINING:
+                    self._summary_cache.put((run_id, wanted), summaries, size=max(1, len(summaries)))
+        return {run_id: found[run_id] for run_id in dict.fromkeys(run_ids) if run_id in found}
+
+    def run_metrics(self, run_id: str) -> dict[str, MetricSummary]:
+        """The summary of every metric of one training run, by metric name.
+
+        Raises:
+            NotFoundError: no training run has that id.
+        """
+        self.get_run(run_id)
+        return self.metric_summaries([run_id]).get(run_id, {})
+
     def find(self, kind: str | None = None, **filters: Any) -> list[Entity]:
-        """Stored entities matching every filter, newest first.
+        """Stored entities matching every filter, newest first unless ``order`` says otherwise.
 
         Filters: ``name``, ``experiment``, ``fingerprint``, ``state``; links
         such as ``trained_on``, ``computed_by``, ``on_dataset``,
         ``for_prediction``, ``for_model``, ``derived_from``, ``transforms``
         (an entity or id); ``tags`` and ``annotations`` (mappings that must
         all match); ``created_after`` / ``created_before`` (datetime or ms);
-        ``limit`` and ``offset`` for paging. Training runs come without their
-        scores over time (use :meth:`get` or :meth:`points` for those).
+        ``limit`` and ``offset`` for paging; ``order``: ``"-created"`` (the
+        default), ``"created"`` (oldest first), ``"name"`` or ``"-name"``
+        (unnamed entities last, ties newest first). Training runs come without
+        their scores over time (use :meth:`get` or :meth:`points` for those).
         """
         query = self._query(kind, filters)
         self._settle()
@@ -664,8 +793,13 @@ class Tracker:
         found = self.get_many(ids, with_scores=False)
         return [found[id_] for id_ in ids if id_ in found]
 
+    def find_ids(self, kind: str | None = None, **filters: Any) -> list[str]:
+        """The ids :meth:`find` would return, in its order, without reading the entities (a page of a long list)."""
+        self._settle()
+        return self.store.find(self._query(kind, filters))
+
     def count(self, kind: str | None = None, **filters: Any) -> int:
-        """How many stored entities match the filters of :meth:`find`."""
+        """How many stored entities match the filters of :meth:`find` (``order`` is accepted and ignored)."""
         self._settle()
         return self.store.count(self._query(kind, filters))
 
@@ -789,11 +923,12 @@ class Tracker:
         )
         limit, offset = filters.pop("limit", None), filters.pop("offset", 0)
         after, before = filters.pop("created_after", None), filters.pop("created_before", None)
+        order = filters.pop("order", "-created")
         if filters:
             allowed = sorted(
                 _COLUMN_FILTERS
                 | LINK_FIELDS
-                | {"tags", "annotations", "created_after", "created_before", "limit", "offset"}
+                | {"tags", "annotations", "created_after", "created_before", "limit", "offset", "order"}
             )
             raise SchemaError(f"unknown filter(s) {', '.join(sorted(filters))}; use {', '.join(allowed)}")
         return Query(
@@ -804,6 +939,7 @@ class Tracker:
             created_before=_as_ms(before),
             limit=limit,
             offset=offset,
+            order=order,
             **columns,
         )
 
@@ -877,6 +1013,17 @@ def _id_of(reference: Any) -> str:
     if isinstance(reference, str) and reference:
         return reference
     raise SchemaError(f"expected an entity or its id, got {type(reference).__name__} {reference!r:.60}")
+
+
+def _strings(values: Any, name: str) -> list[str]:
+    """``values`` as a list of strings (one string alone is refused: it would be read as its characters)."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+        raise SchemaError(f"{name}: expected a list of strings, got {type(values).__name__}")
+    values = list(values)
+    for value in values:
+        if not isinstance(value, str):
+            raise SchemaError(f"{name}: expected strings, got {type(value).__name__} {value!r:.60}")
+    return values
 
 
 def _no_extra_fields(fields: Mapping[str, Any], what: str) -> None:

@@ -18,7 +18,7 @@ from mltrack_core.store import Point, record_of
 
 def test_a_new_store_gets_the_current_schema(store_uri: str, schema_connection: psycopg.Connection) -> None:
     mt.connect(store_uri).close()
-    assert schema_connection.execute("SELECT version FROM mltrack_version").fetchall() == [(3,)]
+    assert schema_connection.execute("SELECT version FROM mltrack_version").fetchall() == [(postgresql.SCHEMA_VERSION,)]
     tables = schema_connection.execute(
         "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() ORDER BY 1"
     ).fetchall()
@@ -29,6 +29,7 @@ def test_a_new_store_gets_the_current_schema(store_uri: str, schema_connection: 
         "links",
         "mltrack_version",
         "points",
+        "run_metrics",
         "scores",
     ]
 
@@ -51,7 +52,7 @@ def test_a_version_1_store_is_migrated_and_its_labels_backfilled(
         assert tracker.find(tags={"nul\x00key": "back\\slash"}) == [tagged]
         assert tracker.find(annotations={"owner": "ana"}) == [tagged]
         assert tracker.find(tags={"source": "kaggle"}) == []
-    assert schema_connection.execute("SELECT version FROM mltrack_version").fetchall() == [(3,)]
+    assert schema_connection.execute("SELECT version FROM mltrack_version").fetchall() == [(postgresql.SCHEMA_VERSION,)]
 
 
 def test_a_version_2_store_is_migrated_to_remember_batch_ids(
@@ -70,7 +71,25 @@ def test_a_version_2_store_is_migrated_to_remember_batch_ids(
         assert tracker.points(run.id) == [point]
         run.finish()
     assert schema_connection.execute("SELECT count(*) FROM batches").fetchone() == (0,)  # forgotten at the end
-    assert schema_connection.execute("SELECT version FROM mltrack_version").fetchall() == [(3,)]
+    assert schema_connection.execute("SELECT version FROM mltrack_version").fetchall() == [(postgresql.SCHEMA_VERSION,)]
+
+
+def test_a_version_3_store_is_migrated_to_index_points_by_metric(
+    store_uri: str, schema_connection: psycopg.Connection
+) -> None:
+    with schema_connection.transaction():  # what a version 3 store holds: no index of points by metric
+        schema_connection.execute("CREATE TABLE mltrack_version (version integer NOT NULL)")
+        schema_connection.execute("INSERT INTO mltrack_version VALUES (3)")
+        for step in postgresql.MIGRATIONS[:3]:
+            step(schema_connection)
+    with mt.connect(store_uri) as tracker:
+        run = tracker.track_training(name="fit")
+        tracker.store.append_points([Point(run.id, "loss", 1.0 / (s + 1), None, s, 1_000 + s) for s in range(50)])
+        run.finish()
+        series = tracker.series(run.id, "loss", max_points=10)
+        assert series.total == 50 and series.y[0] == 1.0 and len(series.x) <= 10
+    assert schema_connection.execute("SELECT version FROM mltrack_version").fetchall() == [(postgresql.SCHEMA_VERSION,)]
+    assert schema_connection.execute("SELECT to_regclass('points_by_metric') IS NOT NULL").fetchone() == (True,)
 
 
 def test_a_store_from_a_newer_release_is_refused_and_left_alone(
@@ -78,10 +97,13 @@ def test_a_store_from_a_newer_release_is_refused_and_left_alone(
 ) -> None:
     with mt.connect(store_uri) as tracker:
         dataset = tracker.track_dataset(name="kept")
-    schema_connection.execute("UPDATE mltrack_version SET version = 4")
-    with pytest.raises(StoreVersionError, match=r"schema version 4.*up to version 3.*upgrade mltrack-core"):
+    newer, current = postgresql.SCHEMA_VERSION + 1, postgresql.SCHEMA_VERSION
+    schema_connection.execute("UPDATE mltrack_version SET version = %s", (newer,))
+    with pytest.raises(
+        StoreVersionError, match=rf"schema version {newer}.*up to version {current}.*upgrade mltrack-core"
+    ):
         mt.connect(store_uri)
-    schema_connection.execute("UPDATE mltrack_version SET version = 3")
+    schema_connection.execute("UPDATE mltrack_version SET version = %s", (current,))
     with mt.connect(store_uri) as tracker:
         assert tracker.get(dataset.id) == dataset
 
@@ -103,10 +125,10 @@ def test_a_search_path_without_an_existing_schema_is_explained(server_uri: str) 
 def test_missing_tables_are_reported_as_a_corrupt_store(store_uri: str, schema_connection: psycopg.Connection) -> None:
     with mt.connect(store_uri) as tracker:
         run = tracker.track_training(name="fit")
+        run.fail()  # ended first: ending a run reads its points (to keep their summaries)
         schema_connection.execute("DROP TABLE points")
         with pytest.raises(StoreCorruptError, match=r'relation "points" does not exist.*backup'):
             tracker.points(run.id)
-        run.fail()  # ends the run without points to flush
 
 
 def test_an_empty_version_table_is_reported_as_a_corrupt_store(

@@ -14,6 +14,7 @@ from typing import Literal, TypeVar
 
 from mltrack_core.errors import StoreError
 from mltrack_core.hookspecs import hookimpl
+from mltrack_core.series import SeriesData, series_of_points, summaries_of_points
 from mltrack_core.store import BaseStore, Link, Point, Query, Record, StoredDocument
 
 _Result = TypeVar("_Result")
@@ -93,6 +94,27 @@ class MemoryStore(BaseStore[_Changes]):
         with self._lock:
             self._check_open()
             return list(self._points.get(run_id, ()))
+
+    def points_since(self, run_id: str, count: int) -> list[Point]:
+        """The run's points after the first ``count``, in append order."""
+        with self._lock:
+            self._check_open()
+            return self._points.get(run_id, [])[count:]
+
+    def metric_series(
+        self, run_id: str, metric: str, axis: str, start: int | None, end: int | None, max_points: int
+    ) -> SeriesData:
+        """The series of one metric (see :mod:`mltrack_core.series`)."""
+        return series_of_points(self.points_since(run_id, 0), metric, axis, start, end, max_points)
+
+    def metric_summaries(self, run_ids: Sequence[str], metrics: Sequence[str] | None) -> dict[str, dict]:
+        """Per run with points, the :class:`~mltrack_core.series.MetricSummary` of each metric."""
+        found = {}
+        for run_id in dict.fromkeys(run_ids):
+            summaries = summaries_of_points(self.points_since(run_id, 0), metrics)
+            if summaries:
+                found[run_id] = summaries
+        return found
 
     def close(self) -> None:
         with self._lock:
@@ -174,7 +196,13 @@ class MemoryStore(BaseStore[_Changes]):
         with self._lock:
             self._check_open()
             matches = [record for record in self._records.values() if _matches(record, query)]
-        matches.sort(key=lambda record: (record.created, self._order[record.id]), reverse=True)
+        matches.sort(key=lambda record: (record.created, self._order[record.id]), reverse=True)  # newest first
+        if query.order == "created":
+            matches.reverse()
+        elif query.order in ("name", "-name"):  # stable sorts: ties stay newest first, unnamed last
+            named = [record for record in matches if record.name is not None]
+            named.sort(key=lambda record: record.name, reverse=query.order == "-name")  # type: ignore[arg-type,return-value]
+            matches = named + [record for record in matches if record.name is None]
         return matches
 
 

@@ -57,6 +57,8 @@ from mltrack_core.errors import (
     StoreVersionError,
 )
 from mltrack_core.hookspecs import hookimpl
+from mltrack_core.schema import MAX_COUNT
+from mltrack_core.series import EMPTY, SeriesData, bucket_count, series_from_rows
 from mltrack_core.store import BaseStore, Link, Point, Query, Record, StoredDocument
 
 _JITTER = random.Random()  # retry jitter from a private generator: the program's random draws stay its own
@@ -216,7 +218,45 @@ def _add_batches(connection: psycopg.Connection) -> None:
     connection.execute("CREATE INDEX batches_by_run ON batches USING hash (run_id)")
 
 
-MIGRATIONS: tuple[Callable[[psycopg.Connection], None], ...] = (_create_tables, _add_labels, _add_batches)
+def _index_points_by_metric(connection: psycopg.Connection) -> None:
+    """Version 4: the points of one metric of one run, by step (for charts).
+
+    The metric is indexed by its MD5 digest: a metric name may be longer than a B-tree entry can be.
+    """
+    connection.execute("CREATE INDEX points_by_metric ON points (run_id, md5(metric), step)")
+
+
+def _add_metric_summaries(connection: psycopg.Connection) -> None:
+    """Version 5: the summary of each metric of each ended run, kept when it ends (backfilled here).
+
+    An ended run's points cannot change: a table of runs reads their summaries instead of every point.
+    """
+    connection.execute(
+        """CREATE TABLE run_metrics (
+            run_id text NOT NULL,
+            metric text NOT NULL,
+            count bigint NOT NULL,
+            first double precision,
+            last double precision,
+            minimum double precision,
+            maximum double precision,
+            last_step bigint,
+            last_epoch bigint,
+            last_timestamp bigint NOT NULL
+        )"""
+    )
+    connection.execute("CREATE INDEX run_metrics_by_run ON run_metrics USING hash (run_id)")
+    ended = "SELECT id FROM entities WHERE kind = 'run' AND state <> 'TRAINING'"
+    connection.execute(f"INSERT INTO run_metrics {_summaries_of_points(f'run_id IN ({ended})')}")
+
+
+MIGRATIONS: tuple[Callable[[psycopg.Connection], None], ...] = (
+    _create_tables,
+    _add_labels,
+    _add_batches,
+    _index_points_by_metric,
+    _add_metric_summaries,
+)
 """``MIGRATIONS[n]`` brings a store from version n to n + 1 (the versions of the SQLite store)."""
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -433,7 +473,7 @@ class PostgresqlStore(BaseStore["psycopg.Cursor"]):
         if _matches_nothing(query):
             return []
         where, parameters = _DIALECT.where(query)
-        sql = f"SELECT id FROM entities WHERE {where} ORDER BY created DESC, seq DESC LIMIT %s OFFSET %s"
+        sql = f"SELECT id FROM entities WHERE {where} ORDER BY {_DIALECT.order_by(query.order)} LIMIT %s OFFSET %s"
         return [row[0] for row in self._read(sql, [*parameters, query.limit, query.offset])]
 
     def count(self, query: Query) -> int:
@@ -471,6 +511,89 @@ class PostgresqlStore(BaseStore["psycopg.Cursor"]):
         return [
             Point(id_, _unescape(metric), value, epoch, step, stamp) for id_, metric, value, epoch, step, stamp in rows
         ]
+
+    # ------------------------------------------------------------ the optional reads of charts and tables
+
+    def points_since(self, run_id: str, count: int) -> list[Point]:
+        """The run's points after the first ``count``, in append order."""
+        if not _storable([run_id]):
+            return []
+        rows = self._read(
+            "SELECT run_id, metric, value, epoch, step, timestamp FROM points WHERE run_id = %s ORDER BY seq OFFSET %s",
+            (run_id, count),
+        )
+        return [
+            Point(id_, _unescape(metric), value, epoch, step, stamp) for id_, metric, value, epoch, step, stamp in rows
+        ]
+
+    def metric_summaries(self, run_ids: Sequence[str], metrics: Sequence[str] | None) -> dict[str, dict]:
+        """Per run with points, the :class:`~mltrack_core.series.MetricSummary` of each metric, in one query.
+
+        Ended runs' summaries were kept when they ended; those of training runs are computed from their points.
+        """
+        from mltrack_core.series import summary_of
+
+        run_ids = _storable(run_ids)
+        if not run_ids:
+            return {}
+        parameters: dict[str, object] = {"runs": run_ids}
+        of_metrics = ""
+        if metrics is not None:
+            of_metrics = " AND metric = ANY(%(metrics)s)"
+            parameters["metrics"] = [_escape(metric) for metric in dict.fromkeys(metrics) if _encodable(metric)]
+        wanted = "run_id = ANY(%(runs)s)"
+        kept = f"SELECT * FROM run_metrics WHERE {wanted}{of_metrics}"
+        # the runs without kept summaries are chosen before any point is read
+        not_kept = (
+            "run_id = ANY(ARRAY(SELECT unnest(%(runs)s::text[]) EXCEPT "
+            f"SELECT run_id FROM run_metrics WHERE {wanted})){of_metrics}"
+        )
+        rows = self._read(f"{kept} UNION ALL {_summaries_of_points(not_kept)}", parameters)
+        found: dict[str, dict] = {}
+        for run_id, metric, count, first, last, low, high, step, epoch, stamp in rows:
+            name = _unescape(metric)
+            found.setdefault(run_id, {})[name] = summary_of(name, count, first, last, low, high, step, epoch, stamp)
+        return found
+
+    def metric_series(
+        self, run_id: str, metric: str, axis: str, start: int | None, end: int | None, max_points: int
+    ) -> SeriesData:
+        """The series of one metric (see :mod:`mltrack_core.series`), aggregated by PostgreSQL."""
+        if not (_storable([run_id]) and _encodable(metric)):
+            return EMPTY
+        x = {"step": "coalesce(step, row_number() OVER (ORDER BY seq) - 1)", "epoch": "epoch", "time": "timestamp"}
+        rows = self._read(
+            f"""WITH chosen AS MATERIALIZED (
+                SELECT x, value AS v, w, {_FINITE} AS finite FROM (
+                    SELECT {x[axis]} AS x, value, seq AS w FROM points
+                    WHERE run_id = %(run)s AND md5(metric) = md5(%(metric)s) AND metric = %(metric)s
+                ) AS numbered WHERE x BETWEEN %(start)s AND %(end)s
+            ),
+            extent AS (SELECT min(x) AS low, max(x)::numeric - min(x) + 1 AS span, count(*) AS total FROM chosen),
+            bucketed AS MATERIALIZED (
+                SELECT least(%(buckets)s - 1, div((x - low)::numeric * %(buckets)s, span))::bigint AS b, x, v, w, finite
+                FROM chosen, extent WHERE total > %(max_points)s
+            )
+            SELECT 3, w, x, v, total FROM chosen, extent WHERE total <= %(max_points)s
+            UNION ALL SELECT 0, b, x, v, count FROM (
+                SELECT DISTINCT ON (b) b, x, CASE WHEN finite THEN v END AS v, count(*) OVER (PARTITION BY b) AS count
+                FROM bucketed ORDER BY b, finite DESC, v, x, w
+            ) AS lows
+            UNION ALL SELECT 1, b, x, v, 0 FROM (
+                SELECT DISTINCT ON (b) b, x, CASE WHEN finite THEN v END AS v
+                FROM bucketed ORDER BY b, finite DESC, v DESC, x, w
+            ) AS highs
+            UNION ALL SELECT 2, b, min(x), NULL, 0 FROM bucketed WHERE NOT finite GROUP BY b""",
+            {
+                "run": run_id,
+                "metric": _escape(metric),
+                "start": 0 if start is None else start,
+                "end": MAX_COUNT if end is None else end,
+                "buckets": bucket_count(max_points),
+                "max_points": max_points,
+            },
+        )
+        return series_from_rows(rows, max_points)
 
     def close(self) -> None:
         self._pool.close()
@@ -528,6 +651,10 @@ class PostgresqlStore(BaseStore["psycopg.Cursor"]):
 
     def _forget_batches(self, cursor: psycopg.Cursor, run_id: str) -> None:
         cursor.execute("DELETE FROM batches WHERE run_id = %s", (run_id,))
+
+    def _keep_metric_summaries(self, cursor: psycopg.Cursor, run_id: str) -> None:
+        cursor.execute("DELETE FROM run_metrics WHERE run_id = %(run)s", {"run": run_id})
+        cursor.execute(f"INSERT INTO run_metrics {_summaries_of_points('run_id = %(run)s')}", {"run": run_id})
 
     # ------------------------------------------------------------ internals
 
@@ -592,6 +719,23 @@ class PostgresqlStore(BaseStore["psycopg.Cursor"]):
             )
 
 
+_FINITE = "value BETWEEN '-1.7976931348623157e308'::float8 AND '1.7976931348623157e308'::float8"
+"""True for finite values: PostgreSQL sorts NaN above every number, and infinities lie outside the bounds."""
+
+
+def _summaries_of_points(condition: str) -> str:
+    """The query computing the rows of ``run_metrics`` from the points that meet ``condition``."""
+    return f"""SELECT totals.run_id, totals.metric, totals.count, first_point.value, last_point.value, minimum,
+            maximum, last_point.step, last_point.epoch, last_point.timestamp
+        FROM (
+            SELECT run_id, metric, count(*) AS count, min(value) FILTER (WHERE {_FINITE}) AS minimum,
+                max(value) FILTER (WHERE {_FINITE}) AS maximum, min(seq) AS first, max(seq) AS last
+            FROM points WHERE {condition} GROUP BY run_id, metric
+        ) AS totals
+        JOIN points AS first_point ON first_point.seq = totals.first
+        JOIN points AS last_point ON last_point.seq = totals.last"""
+
+
 def _encodable(text: object) -> bool:
     """Whether ``text`` can be sent to PostgreSQL: no lone surrogates (which no store holds, so they match nothing)."""
     try:
@@ -634,4 +778,6 @@ def _label_condition(scope: str, key: str, value: str) -> tuple[str, tuple[objec
     )
 
 
-_DIALECT = Dialect(placeholder="%s", escape=_escape, label_condition=_label_condition)
+_DIALECT = Dialect(
+    placeholder="%s", escape=_escape, label_condition=_label_condition, written="seq", by_code_point=' COLLATE "C"'
+)

@@ -29,11 +29,32 @@ class Dialect:
         placeholder: The driver's parameter marker (``?`` for sqlite3, ``%s`` for psycopg).
         escape: How the store writes text into the name, experiment and fingerprint columns.
         label_condition: The condition "the entity has the label (scope, key, value)", with its parameters.
+        written: The entities column that grows with each write (the tie-breaker of equal creation times).
+        by_code_point: The collation clause that orders text by code point, as Python does (may be empty).
     """
 
     placeholder: str
     escape: Callable[[str], str]
     label_condition: Callable[[str, str, str], tuple[str, tuple[object, ...]]]
+    written: str = "rowid"
+    by_code_point: str = ""
+
+    def order_by(self, order: str) -> str:
+        """The ``ORDER BY`` terms (without the keywords) of a :class:`~mltrack_core.store.Query` order.
+
+        Args:
+            order: One of :data:`mltrack_core.store.ORDERS` (validated by the query).
+
+        Returns:
+            The terms; names sort by code point with unnamed entities last, every order ends newest first.
+        """
+        newest_first = f"created DESC, {self.written} DESC"
+        if order == "created":
+            return f"created, {self.written}"
+        if order in ("name", "-name"):
+            direction = "DESC" if order == "-name" else "ASC"
+            return f"name IS NULL, name{self.by_code_point} {direction}, {newest_first}"
+        return newest_first
 
     def where(self, query: Query) -> tuple[str, list[object]]:
         """The condition (without ``WHERE``) on the entities table that ``query`` states, and its parameters.

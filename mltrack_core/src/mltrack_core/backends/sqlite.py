@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
+import math
 import os
 import random
 import sqlite3
@@ -51,6 +52,18 @@ from mltrack_core.errors import (
     StoreVersionError,
 )
 from mltrack_core.hookspecs import hookimpl
+from mltrack_core.schema import MAX_COUNT
+from mltrack_core.series import (
+    EMPTY,
+    Bucket,
+    SeriesData,
+    bucket_bounds,
+    bucket_count,
+    downsample,
+    is_finite,
+    series_from_buckets,
+    series_from_rows,
+)
 from mltrack_core.store import BaseStore, Link, Point, Query, Record, StoredDocument
 
 _JITTER = random.Random()  # retry jitter from a private generator: the program's random draws stay its own
@@ -60,6 +73,7 @@ BUSY_TIMEOUT_SECONDS = 30.0
 GIVE_UP_AFTER_SECONDS = 300.0
 """How long a write keeps retrying a busy database before raising StoreUnavailableError."""
 _CHUNK = 500  # ids per IN (...) list, well under SQLite's variable limit
+_REMEMBERED_POSITIONS = 1024  # runs whose last position read by points_since is remembered
 _EFFECTIVE_IDS = os.access in os.supports_effective_ids  # permissions of the effective user, as open() sees them
 _ASKED_READ_ONLY = "the store was opened read-only (read_only=True or ?mode=ro); connect without them to write"
 _CANNOT_WRITE = (
@@ -199,7 +213,47 @@ def _add_batches(connection: sqlite3.Connection) -> None:
     connection.execute("CREATE INDEX batches_by_run ON batches (run_id)")
 
 
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_create_tables, _add_labels, _add_batches)
+def _index_points_by_metric(connection: sqlite3.Connection) -> None:
+    """Version 4: the points of one metric of one run, by step, covering every column (for charts).
+
+    A metric's series reads only that metric's index entries, in step order, without visiting the table.
+    """
+    connection.execute("CREATE INDEX points_by_metric ON points (run_id, metric, step, value, epoch, timestamp)")
+
+
+def _add_metric_summaries(connection: sqlite3.Connection) -> None:
+    """Version 5: the summary of each metric of each ended run, kept when it ends (backfilled here).
+
+    An ended run's points cannot change: a table of runs reads their summaries instead of every point, and a
+    chart of a whole long history its ``overview``, kept when the run ends (not backfilled: computed when asked).
+    """
+    connection.execute(
+        """CREATE TABLE run_metrics (
+            run_id TEXT NOT NULL,
+            metric TEXT NOT NULL,
+            count INTEGER NOT NULL,
+            first REAL,
+            last REAL,
+            minimum REAL,
+            maximum REAL,
+            last_step INTEGER,
+            last_epoch INTEGER,
+            last_timestamp INTEGER NOT NULL,
+            overview TEXT,
+            PRIMARY KEY (run_id, metric)
+        ) WITHOUT ROWID"""
+    )
+    ended = "SELECT id FROM entities WHERE kind = 'run' AND state <> 'TRAINING'"
+    connection.execute(f"INSERT INTO run_metrics ({_SUMMARY_COLUMNS}) {_summaries_of_points(f'run_id IN ({ended})')}")
+
+
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
+    _create_tables,
+    _add_labels,
+    _add_batches,
+    _index_points_by_metric,
+    _add_metric_summaries,
+)
 """``MIGRATIONS[n]`` brings a store from version n to n + 1. Append; never edit a released step."""
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -264,6 +318,7 @@ class SqliteStore(BaseStore[sqlite3.Connection]):
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
         self._closed = False
+        self._positions: dict[str, tuple[tuple[int, int], ...]] = {}  # run id -> (count of points, row of the last)
         self._opening = True  # errors name the file only while opening: later ones may reach remote clients
         self._refusal = _ASKED_READ_ONLY if read_only else None  # why writes are refused, if they are
         self._pragmas = ["PRAGMA query_only = ON"] if read_only else []
@@ -490,7 +545,7 @@ class SqliteStore(BaseStore[sqlite3.Connection]):
 
     def find(self, query: Query) -> list[str]:
         where, parameters = _DIALECT.where(query)
-        sql = f"SELECT id FROM entities WHERE {where} ORDER BY created DESC, rowid DESC LIMIT ? OFFSET ?"
+        sql = f"SELECT id FROM entities WHERE {where} ORDER BY {_DIALECT.order_by(query.order)} LIMIT ? OFFSET ?"
         limit = -1 if query.limit is None else query.limit
         return [row[0] for row in self._read(sql, [*parameters, limit, query.offset])]
 
@@ -525,7 +580,180 @@ class SqliteStore(BaseStore[sqlite3.Connection]):
         if not _encodable(run_id):
             return []
         rows = self._read("SELECT * FROM points WHERE run_id = ? ORDER BY rowid", (run_id,))
-        return [Point(*row) if row[2].__class__ is float else Point(*row[:2], float(row[2]), *row[3:]) for row in rows]
+        return [_point(row) for row in rows]
+
+    # ------------------------------------------------------------ the optional reads of charts and tables
+
+    def points_since(self, run_id: str, count: int) -> list[Point]:
+        """The run's points after the first ``count``, in append order.
+
+        A live chart asks again and again with a growing ``count``: the row of the last position answered is
+        remembered, so that each call steps over the new points only (a run's points are only ever appended).
+        """
+        if not _encodable(run_id):
+            return []
+        if count <= 0:
+            return self.points(run_id)
+        with self._connections_lock:
+            known = self._positions.get(run_id, ())
+        known_count, known_row = max(((at, row) for at, row in known if at <= count), default=(0, 0))
+        boundary = known_row
+        if count > known_count:  # the row of the count-th point
+            found = self._read(
+                "SELECT rowid FROM points INDEXED BY points_by_run WHERE run_id = ? AND rowid > ? "
+                "ORDER BY rowid LIMIT 1 OFFSET ?",
+                (run_id, known_row, count - known_count - 1),
+            )
+            if not found:
+                return []  # fewer points than count
+            boundary = found[0][0]
+        rows = self._read(
+            "SELECT rowid, * FROM points WHERE run_id = ? AND rowid > ? ORDER BY rowid", (run_id, boundary)
+        )
+        with self._connections_lock:  # where this answer started and where it ended
+            self._positions[run_id] = ((count, boundary), (count + len(rows), rows[-1][0] if rows else boundary))
+            if len(self._positions) > _REMEMBERED_POSITIONS:
+                self._positions.pop(next(iter(self._positions)))
+        return [_point(row[1:]) for row in rows]
+
+    def metric_summaries(self, run_ids: Sequence[str], metrics: Sequence[str] | None) -> dict[str, dict]:
+        """Per run with points, the :class:`~mltrack_core.series.MetricSummary` of each metric, in one query.
+
+        Ended runs' summaries were kept when they ended; those of training runs are computed from their points.
+        """
+        from mltrack_core.series import summary_of
+
+        run_ids = _storable(run_ids)
+        if not run_ids or (metrics is not None and not _storable(metrics)):
+            return {}
+        parameters: dict[str, object] = {"runs": json.dumps(run_ids)}
+        of_metrics = ""
+        if metrics is not None:
+            of_metrics = " AND metric IN (SELECT value FROM json_each(:metrics))"
+            parameters["metrics"] = json.dumps(_storable(metrics))
+        wanted = "run_id IN (SELECT value FROM json_each(:runs))"
+        kept = f"SELECT {_SUMMARY_COLUMNS} FROM run_metrics WHERE {wanted}{of_metrics}"
+        # the runs without kept summaries are chosen before any point is read
+        not_kept = (
+            "run_id IN (SELECT value FROM json_each(:runs) WHERE NOT EXISTS "
+            f"(SELECT 1 FROM run_metrics WHERE run_metrics.run_id = value)){of_metrics}"
+        )
+        rows = self._read(f"{kept} UNION ALL {_summaries_of_points(not_kept)}", parameters)
+        found: dict[str, dict] = {}
+        for run_id, metric, count, first, last, low, high, step, epoch, stamp in rows:
+            summary = summary_of(metric, count, float(first), float(last), low, high, step, epoch, stamp)
+            found.setdefault(run_id, {})[metric] = summary
+        return found
+
+    def metric_series(
+        self, run_id: str, metric: str, axis: str, start: int | None, end: int | None, max_points: int
+    ) -> SeriesData:
+        """The series of one metric (see :mod:`mltrack_core.series`), aggregated by SQLite."""
+        if not (_encodable(run_id) and _encodable(metric)):
+            return EMPTY
+        if axis == "step" and start is None and end is None and max_points <= OVERVIEW_POINTS:
+            kept = self._kept_overview(run_id, metric, max_points)
+            if kept is not None:
+                return kept
+        low_bound, high_bound = 0 if start is None else start, MAX_COUNT if end is None else end
+        stepless = "SELECT EXISTS (SELECT 1 FROM points WHERE run_id = ? AND metric = ? AND step IS NULL)"
+        if axis == "step" and not self._read(stepless, (run_id, metric))[0][0]:
+            return self._series_by_step(run_id, metric, low_bound, high_bound, max_points)
+        return self._series_grouped(run_id, metric, axis, low_bound, high_bound, max_points)
+
+    def _kept_overview(self, run_id: str, metric: str, max_points: int) -> SeriesData | None:
+        """The whole series of an ended run's metric from the overview kept when it ended, or None without one."""
+        rows = self._read(
+            "SELECT count, overview FROM run_metrics WHERE run_id = ? AND metric = ? AND overview IS NOT NULL",
+            (run_id, metric),
+        )
+        if not rows:
+            return None
+        count, overview = rows[0]
+        x, y = json.loads(overview)
+        reduced = downsample(
+            [(at, math.nan if value is None else value) for at, value in zip(x, y, strict=True)], max_points
+        )
+        return SeriesData(count, reduced.x, reduced.y, True)
+
+    def _series_by_step(self, run_id: str, metric: str, start: int, end: int, max_points: int) -> SeriesData:
+        """Every point has a step: each bucket is a range of the covering index, read without sorting."""
+        where = "run_id = ? AND metric = ? AND step >= ? AND step <= ?"
+        low, high = self._read(
+            f"SELECT (SELECT MIN(step) FROM points WHERE {where}), (SELECT MAX(step) FROM points WHERE {where})",
+            (run_id, metric, start, end) * 2,
+        )[0]
+        if low is None:
+            return EMPTY
+        buckets = []
+        for first, past in bucket_bounds(low, high, bucket_count(max_points)):
+            bucket = Bucket()
+            if first < past:
+                parameters = (run_id, metric, first, past - 1)  # past may be 2**63, beyond SQLite's integers
+                ((x_low, value_low, count),) = self._read(
+                    f"SELECT step, MIN(value), COUNT(*) FROM points WHERE {where}", parameters
+                )
+                if count:
+                    ((x_high, value_high),) = self._read(
+                        f"SELECT step, MAX(value) FROM points WHERE {where}", parameters
+                    )
+                    if is_finite(value_low) and is_finite(value_high):  # NaN (kept as text) sorts above every number
+                        bucket = Bucket(count, (x_low, value_low), (x_high, value_high))
+                    else:
+                        bucket = self._bucket_with_gaps(where, parameters, count)
+            buckets.append(bucket)
+        if sum(bucket.count for bucket in buckets) <= max_points:  # few points: all of them
+            rows = self._read(
+                f"SELECT step, value FROM points WHERE {where} ORDER BY step, rowid", (run_id, metric, start, end)
+            )
+            return downsample([(x, float(value)) for x, value in rows], max_points)  # more if a writer just added
+        x, y = series_from_buckets(buckets, max_points)
+        return SeriesData(sum(bucket.count for bucket in buckets), x, y, True)
+
+    def _bucket_with_gaps(self, where: str, parameters: tuple[object, ...], count: int) -> Bucket:
+        """A bucket holding NaN or infinities: its finite extremes and its first non-finite step, read again."""
+        finite = f"SELECT step, {{}}(value) FROM points WHERE {where} AND {_FINITE}"
+        ((low_x, low), (high_x, high)) = (
+            self._read(finite.format(extreme), parameters)[0] for extreme in ("MIN", "MAX")
+        )
+        ((gap,),) = self._read(f"SELECT MIN(step) FROM points WHERE {where} AND NOT {_FINITE}", parameters)
+        return Bucket(
+            count, (low_x, low) if low is not None else None, (high_x, high) if high is not None else None, gap
+        )
+
+    def _series_grouped(self, run_id: str, metric: str, axis: str, start: int, end: int, max_points: int) -> SeriesData:
+        """Any axis: one statement groups the points in range by bucket (SQLite sorts them to group them)."""
+        x = {
+            "step": "COALESCE(step, ROW_NUMBER() OVER (ORDER BY rowid) - 1)",
+            "epoch": "epoch",
+            "time": "timestamp",
+        }[axis]
+        buckets_wanted = bucket_count(max_points)
+        rows = self._read(
+            f"""WITH chosen AS MATERIALIZED (
+                SELECT x, value AS v, w, {_FINITE} AS finite FROM (
+                    SELECT {x} AS x, value, rowid AS w FROM points WHERE run_id = :run AND metric = :metric
+                ) WHERE x BETWEEN :start AND :end
+            ),
+            extent AS (SELECT MIN(x) AS low, MAX(x) - MIN(x) + 1 AS span, COUNT(*) AS total FROM chosen),
+            bucketed AS MATERIALIZED (
+                SELECT MIN(:buckets - 1, ((x - low) * :buckets) / span) AS b, x, v, finite
+                FROM chosen, extent WHERE total > :max_points
+            )
+            SELECT 3, w, x, v, total FROM chosen, extent WHERE total <= :max_points
+            UNION ALL SELECT 0, b, x, MIN(CASE WHEN finite THEN v END), COUNT(*) FROM bucketed GROUP BY b
+            UNION ALL SELECT 1, b, x, MAX(CASE WHEN finite THEN v END), 0 FROM bucketed GROUP BY b
+            UNION ALL SELECT 2, b, MIN(x), NULL, 0 FROM bucketed WHERE NOT finite GROUP BY b""",
+            {
+                "run": run_id,
+                "metric": metric,
+                "start": start,
+                "end": end,
+                "buckets": buckets_wanted,
+                "max_points": max_points,
+            },
+        )
+        return series_from_rows(rows, max_points)
 
     def close(self) -> None:
         with self._connections_lock:
@@ -575,6 +803,20 @@ class SqliteStore(BaseStore[sqlite3.Connection]):
     def _forget_batches(self, connection: sqlite3.Connection, run_id: str) -> None:
         connection.execute("DELETE FROM batches WHERE run_id = ?", (run_id,))
 
+    def _keep_metric_summaries(self, connection: sqlite3.Connection, run_id: str) -> None:
+        connection.execute(
+            f"INSERT OR REPLACE INTO run_metrics ({_SUMMARY_COLUMNS}) {_summaries_of_points('run_id = :run')}",
+            {"run": run_id},
+        )
+        # A long history's chart opens from its overview: the first look at a 1M-point run costs what a 1k one does.
+        long_ones = "SELECT metric FROM run_metrics WHERE run_id = ? AND count > ?"
+        for (metric,) in connection.execute(long_ones, (run_id, OVERVIEW_POINTS)).fetchall():
+            whole = self.metric_series(run_id, metric, "step", 0, MAX_COUNT, OVERVIEW_POINTS)
+            connection.execute(
+                "UPDATE run_metrics SET overview = ? WHERE run_id = ? AND metric = ?",
+                (json.dumps([whole.x, whole.y], allow_nan=False), run_id, metric),
+            )
+
     # ------------------------------------------------------------ internals
 
     def _insert(self, connection: sqlite3.Connection, records: list[Record]) -> None:
@@ -600,6 +842,33 @@ class SqliteStore(BaseStore[sqlite3.Connection]):
             "INSERT OR REPLACE INTO scores VALUES (?, ?, ?)",
             [(r.id, metric, value) for r in records for metric, value in r.scores],
         )
+
+
+_FINITE = "value BETWEEN -1.7976931348623157e308 AND 1.7976931348623157e308"
+"""True for finite values: false for infinities and for NaN (kept as the text "NaN", which sorts above numbers)."""
+
+
+OVERVIEW_POINTS = 2_000
+"""Points of the overview kept of an ended run's metric with more points than this (what a chart of it all needs)."""
+_SUMMARY_COLUMNS = "run_id, metric, count, first, last, minimum, maximum, last_step, last_epoch, last_timestamp"
+
+
+def _summaries_of_points(condition: str) -> str:
+    """The query computing the rows of ``run_metrics`` (but the overview) from the points that meet ``condition``."""
+    return f"""SELECT totals.run_id, totals.metric, count, first_point.value, last_point.value, minimum, maximum,
+            last_point.step, last_point.epoch, last_point.timestamp
+        FROM (
+            SELECT run_id, metric, COUNT(*) AS count, MIN(CASE WHEN {_FINITE} THEN value END) AS minimum,
+                MAX(CASE WHEN {_FINITE} THEN value END) AS maximum, MIN(rowid) AS first, MAX(rowid) AS last
+            FROM points WHERE {condition} GROUP BY run_id, metric
+        ) AS totals
+        JOIN points AS first_point ON first_point.rowid = totals.first
+        JOIN points AS last_point ON last_point.rowid = totals.last"""
+
+
+def _point(row: tuple) -> Point:
+    """A point from a row of the points table (a NaN is stored as the text "NaN")."""
+    return Point(*row) if row[2].__class__ is float else Point(*row[:2], float(row[2]), *row[3:])
 
 
 def _encodable(text: str) -> bool:

@@ -481,3 +481,205 @@ class StoreContract:
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             sample_experiment(tracker)
+
+    # ------------------------------------------------------------ orders
+
+    def test_find_orders_by_creation_and_by_name(self, tracker: Tracker) -> None:
+        for name, created in (("b", 3_000), ("a", 1_000), (None, 2_000), ("c", 2_000), ("a", 2_000)):
+            tracker.restore(
+                [TrainingRun(name=name, creation_time=created, state=TrainingState.FINISHED, start_time=1, end_time=2)]
+            )
+
+        def names_and_times(order: str) -> list[tuple[str | None, int]]:
+            return [(run.name, run.creation_time) for run in tracker.find("run", order=order)]
+
+        assert names_and_times("-created") == [("b", 3_000), ("a", 2_000), ("c", 2_000), (None, 2_000), ("a", 1_000)]
+        assert names_and_times("created") == [("a", 1_000), (None, 2_000), ("c", 2_000), ("a", 2_000), ("b", 3_000)]
+        # names by code point, unnamed last, equal names newest first
+        assert names_and_times("name") == [("a", 2_000), ("a", 1_000), ("b", 3_000), ("c", 2_000), (None, 2_000)]
+        assert names_and_times("-name") == [("c", 2_000), ("b", 3_000), ("a", 2_000), ("a", 1_000), (None, 2_000)]
+        assert [run.name for run in tracker.find("run", order="name", limit=2, offset=1)] == ["a", "b"]
+        assert tracker.count("run", order="name") == 5
+        with pytest.raises(SchemaError, match="-created, created, name, -name"):
+            tracker.find("run", order="size")
+
+    def test_names_order_by_code_point(self, tracker: Tracker) -> None:
+        names = ["Zeta", "alpha", "Ärger", "zebra", "_x", "9", "é", "数据"]
+        for name in names:
+            tracker.track_dataset(name=name)
+        assert [d.name for d in tracker.find("dataset", order="name")] == sorted(names)
+        assert [d.name for d in tracker.find("dataset", order="-name")] == sorted(names, reverse=True)
+
+    # ------------------------------------------------------------ metric histories
+
+    def _run_with_points(self, tracker: Tracker, points: list[tuple], *, finish: bool = True) -> str:
+        """A run holding ``points`` ((metric, value, epoch, step) in append order, timestamps 1000, 1001, ...)."""
+        run = tracker.track_training(name="curves")
+        rows = [
+            Point(run.id, metric, value, epoch, step, 1_000 + i)
+            for i, (metric, value, epoch, step) in enumerate(points)
+        ]
+        for first in range(0, len(rows), 20_000):
+            tracker.store.append_points(rows[first : first + 20_000])
+        if finish:
+            run.finish()
+        return run.id
+
+    def test_a_long_series_is_downsampled_keeping_its_spikes(self, tracker: Tracker) -> None:
+        points = [("loss", 1.0 / (step + 1), step // 100, step) for step in range(5_000)]
+        points[3_210] = ("loss", 40.0, 32, 3_210)  # one spike up, one down
+        points[4_321] = ("loss", -3.0, 43, 4_321)
+        points += [("accuracy", step / 5_000, step // 100, step) for step in range(5_000)]
+        run_id = self._run_with_points(tracker, points)
+        series = tracker.series(run_id, "loss", max_points=100)
+        assert series.total == 5_000 and series.downsampled and series.ended and series.axis == "step"
+        assert 50 <= len(series.x) <= 100 and len(series.x) == len(series.y)
+        assert series.x == sorted(series.x) and series.x[0] == 0
+        kept = set(zip(series.x, series.y, strict=True))
+        assert (3_210, 40.0) in kept and (4_321, -3.0) in kept
+        assert max(series.y) == 40.0 and min(series.y) == -3.0
+        whole = tracker.series(run_id, "loss", max_points=10_000)
+        assert not whole.downsampled and whole.x == list(range(5_000)) and whole.y[3_210] == 40.0
+
+    def test_a_series_can_be_zoomed_and_read_along_epochs_or_time(self, tracker: Tracker) -> None:
+        points = [("loss", float(step % 7), step // 10, step) for step in range(1_000)]
+        run_id = self._run_with_points(tracker, points)
+        zoomed = tracker.series(run_id, "loss", start=100, end=199, max_points=1_000)
+        assert zoomed.total == 100 and zoomed.x == list(range(100, 200)) and not zoomed.downsampled
+        assert (zoomed.start, zoomed.end) == (100, 199)
+        assert zoomed.y == [float(step % 7) for step in range(100, 200)]
+        by_epoch = tracker.series(run_id, "loss", axis="epoch", start=5, end=6, max_points=1_000)
+        assert by_epoch.total == 20 and by_epoch.x == [5] * 10 + [6] * 10
+        assert by_epoch.y == [float(step % 7) for step in range(50, 70)]  # equal x keep their append order
+        by_time = tracker.series(run_id, "loss", axis="time", end=1_004)
+        assert by_time.x == [1_000, 1_001, 1_002, 1_003, 1_004]
+        assert tracker.series(run_id, "loss", start=2_000).total == 0
+
+    def test_points_without_a_step_sit_at_their_position_and_without_an_epoch_are_left_out(
+        self, tracker: Tracker
+    ) -> None:
+        points = [("loss", 0.5, None, None), ("other", 9.0, None, None), ("loss", 0.4, 1, None), ("loss", 0.3, 1, 10)]
+        run_id = self._run_with_points(tracker, points)
+        series = tracker.series(run_id, "loss")
+        assert series.x == [0, 1, 10] and series.y == [0.5, 0.4, 0.3]
+        assert tracker.series(run_id, "loss", axis="epoch").x == [1, 1]
+
+    def test_nan_and_infinities_are_gaps_that_never_break_the_extremes(self, tracker: Tracker) -> None:
+        values = [float(step % 10) for step in range(2_000)]
+        for step in (10, 11, 1_500):
+            values[step] = math.nan
+        values[700], values[701] = math.inf, -math.inf
+        values[1_600:1_700] = [math.nan] * 100  # the training diverged for a while
+        run_id = self._run_with_points(tracker, [("loss", value, None, step) for step, value in enumerate(values)])
+        small = tracker.series(run_id, "loss", start=0, end=20)
+        assert small.y[10] is None and small.y[11] is None and small.y[12] == 2.0
+        series = tracker.series(run_id, "loss", max_points=200)
+        assert len(series.x) <= 200 and series.total == 2_000
+        finite = [value for value in series.y if value is not None]
+        assert min(finite) == 0.0 and max(finite) == 9.0  # no NaN or infinity entered a minimum or maximum
+        gaps = [x for x, value in zip(series.x, series.y, strict=True) if value is None]
+        assert 10 in gaps and 700 in gaps and 1_500 in gaps and any(1_600 <= x < 1_700 for x in gaps)
+        assert len(tracker.series(run_id, "loss", max_points=2).x) <= 2
+
+    def test_every_store_downsamples_as_the_reference_does(self, tracker: Tracker) -> None:
+        from mltrack_core.series import series_of_points
+
+        values = [math.sin(step / 50) + (step % 13) / 10 for step in range(3_000)]
+        values[77], values[2_222] = math.nan, math.inf
+        points = [("loss", value, step // 300, step if step % 1_000 else step + 1) for step, value in enumerate(values)]
+        points += [("acc", value / 2, None, None) for value in values[:1_500]]
+        run_id = self._run_with_points(tracker, points)
+        stored = tracker.points(run_id)
+        for metric, axis, start, end, max_points in (
+            ("loss", "step", None, None, 100),
+            ("loss", "step", 123, 2_345, 77),
+            ("loss", "epoch", None, 7, 9),
+            ("loss", "time", 1_500, None, 1_000),
+            ("acc", "step", None, None, 50),
+            ("acc", "time", 1_100, 2_000, 3),
+        ):
+            expected = series_of_points(stored, metric, axis, start, end, max_points)
+            found = tracker.series(run_id, metric, axis=axis, start=start, end=end, max_points=max_points)
+            assert (found.total, found.x, found.y, found.downsampled) == expected, (metric, axis, start, end)
+
+    def test_steps_and_epochs_up_to_the_largest_count(self, tracker: Tracker) -> None:
+        from mltrack_core.series import series_of_points
+
+        largest = 2**63 - 1
+        points = [("loss", float(i), largest if i % 2 else 0, largest - i if i % 3 else i) for i in range(30)]
+        run_id = self._run_with_points(tracker, points)
+        stored = tracker.points(run_id)
+        for axis, start, max_points in (("step", None, 4), ("step", largest - 20, 5), ("epoch", None, 3)):
+            expected = series_of_points(stored, "loss", axis, start, None, max_points)
+            found = tracker.series(run_id, "loss", axis=axis, start=start, max_points=max_points)
+            assert (found.total, found.x, found.y, found.downsampled) == expected, (axis, start)
+
+    def test_series_of_unknown_runs_and_metrics(self, tracker: Tracker) -> None:
+        run_id = self._run_with_points(tracker, [("loss", 1.0, None, 0)])
+        empty = tracker.series(run_id, "no such metric")
+        assert (empty.total, empty.x, empty.y, empty.downsampled) == (0, [], [], False)
+        with pytest.raises(NotFoundError, match="run-unknown"):
+            tracker.series("run-unknown", "loss")
+        for arguments in ({"axis": "wall"}, {"max_points": 1}, {"max_points": 10_001}, {"start": 5, "end": 4}):
+            with pytest.raises(SchemaError):
+                tracker.series(run_id, "loss", **arguments)
+
+    def test_metric_summaries_of_many_runs_in_one_call(self, tracker: Tracker) -> None:
+        first = self._run_with_points(
+            tracker,
+            [
+                ("loss", math.nan, 0, 0),
+                ("loss", 0.5, 0, 1),
+                ("accuracy", 0.7, 0, 1),
+                ("loss", 0.25, 1, 2),
+                ("accuracy", 0.9, 1, 2),
+                ("loss", 2.0, 1, 3),
+                ("accuracy", math.inf, 2, 3),
+            ],
+        )
+        second = self._run_with_points(tracker, [("loss", 1.5, None, None)], finish=False)
+        silent = self._run_with_points(tracker, [])
+        dataset = tracker.track_dataset(name="not a run")
+        found = tracker.metric_summaries([second, first, "run-unknown", dataset.id, silent])
+        assert list(found) == [second, first, silent] and found[silent] == {}
+        loss = found[first]["loss"]
+        assert (loss.count, loss.last, loss.minimum, loss.maximum, loss.best) == (4, 2.0, 0.25, 2.0, 0.25)
+        assert math.isnan(loss.first) and not loss.greater_is_better
+        assert (loss.last_step, loss.last_epoch, loss.last_timestamp) == (3, 1, 1_005)
+        accuracy = found[first]["accuracy"]
+        assert accuracy.greater_is_better and accuracy.best == accuracy.maximum == 0.9 and accuracy.last == math.inf
+        assert found[second]["loss"].count == 1 and found[second]["loss"].last_step is None
+        only_loss = tracker.metric_summaries([first], ["loss"])
+        assert list(only_loss[first]) == ["loss"] and repr(only_loss[first]["loss"]) == repr(loss)
+        assert tracker.run_metrics(first) == found[first]
+        with pytest.raises(NotFoundError):
+            tracker.run_metrics("run-unknown")
+
+    def test_the_summaries_of_an_ended_run_are_those_it_had_while_training(
+        self, tracker: Tracker, store_uri: str
+    ) -> None:
+        points = [("loss", math.nan, 0, 0), ("loss", 3.0, 0, 1), ("acc", 0.5, None, None), ("loss", -math.inf, 1, 2)]
+        run_id = self._run_with_points(tracker, points, finish=False)
+        while_training = tracker.metric_summaries([run_id])
+        ended = dataclasses.replace(tracker.get_run(run_id), state=TrainingState.FAILED, end_time=9_999)
+        tracker.end_run(ended)
+        fresh = tracker if store_uri.startswith("memory:") else connect(store_uri)  # not this tracker's cache
+        try:
+            assert repr(fresh.metric_summaries([run_id])) == repr(while_training)
+            assert repr(fresh.metric_summaries([run_id], ["acc"])) == repr(
+                {run_id: {"acc": while_training[run_id]["acc"]}}
+            )
+        finally:
+            if fresh is not tracker:
+                fresh.close()
+        dataset, imported = _imported_run()
+        tracker.restore([dataset, imported])
+        loss = tracker.metric_summaries([imported.id])[imported.id]["loss"]
+        assert (loss.count, loss.first, loss.minimum, loss.last_step) == (2, 0.5, 0.5, 1) and math.isnan(loss.last)
+
+    def test_points_since_returns_what_a_live_chart_has_not_drawn(self, tracker: Tracker) -> None:
+        run_id = self._run_with_points(tracker, [("loss", float(i), None, i) for i in range(10)], finish=False)
+        assert [point.step for point in tracker.points_since(run_id, 7)] == [7, 8, 9]
+        assert tracker.points_since(run_id, 10) == [] and tracker.points_since(run_id, 99) == []
+        assert tracker.points_since(run_id, 0) == tracker.points(run_id)
+        assert tracker.points_since("run-unknown", 0) == []
