@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import errno
 import io
+import os
 import re
+import shlex
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +51,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "run": "mltrack_core.run:run_command",
     "server": "mltrack_core.server.cli:server",
     "sync": "mltrack_core.server.cli:sync",
+    "ui": "mltrack_core.server.cli:ui",
 }
 """Commands defined in other modules, imported only when used: name -> "module:attribute"."""
 
@@ -455,14 +459,23 @@ def info(state: _State, as_json: bool) -> None:
 
 
 @main.command("demo")
+@click.option("--live", is_flag=True, help="Serve the dashboard and train a run slowly, to watch its curves grow.")
+@click.option(
+    "--seconds", default=120.0, show_default=True, type=click.FloatRange(1, 3600), help="How long the live run trains."
+)
+@click.option("--port", default=8687, show_default=True, type=click.IntRange(0, 65535), help="The dashboard's port.")
+@click.option("--open", "open_browser", is_flag=True, help="Open the live run's page in the default web browser.")
 @click.pass_obj
-def demo(state: _State) -> None:
+def demo(state: _State, live: bool, seconds: float, port: int, open_browser: bool) -> None:
     """Record a small experiment in the store, then print its lineage and leaderboard."""
     from mltrack_core.artifacts import mltrack_home
     from mltrack_core.demo import run_core_demo
 
     tracker = state.tracker
     folder = mltrack_home() / "demo"
+    if live:
+        _live_demo(tracker, folder, seconds, port, open_browser)
+        return
     click.echo(f"mltrack demo: recording into {tracker.uri}")
     results = [run_core_demo(tracker, folder, _say)]
     results += [
@@ -479,6 +492,42 @@ def demo(state: _State) -> None:
                 click.echo(f"  {line}")
         console.print(_leaderboard_table(board))
     click.echo("explore further: mltrack ls, mltrack show ID, mltrack lineage ID --downstream, mltrack diff A B")
+    command = os.environ.get(DEMO_COMMAND_VARIABLE, "mltrack")
+    store = "" if state.uri is None else f" --uri {shlex.quote(tracker.uri)}"
+    click.echo("see it in your browser:")
+    click.echo(f"  {command} ui --open{store}      the dashboard of this store (http://127.0.0.1:8687/ui/)")
+    click.echo(f"  {command} demo --live --open{store}      watch a run train live in the dashboard")
+
+
+DEMO_COMMAND_VARIABLE = "MLTRACK_DEMO_COMMAND"
+"""How the demo's closing lines spell the command (``./dev`` sets it, since its ``mltrack`` is not on PATH)."""
+
+
+def _live_demo(tracker: Tracker, folder: Path, seconds: float, port: int, open_browser: bool) -> None:
+    """Serve the dashboard, train a run slowly while the browser watches it, then serve until Ctrl-C."""
+    import webbrowser
+
+    from mltrack_core.demo import run_live_demo
+    from mltrack_core.server.cli import start_dashboard
+
+    address, stop = start_dashboard(tracker.uri, port=port)
+    click.echo(f"mltrack demo --live: the dashboard of {tracker.uri} is at {address}")
+
+    def show(run_id: str) -> None:
+        page = f"{address}runs/{run_id}"
+        click.echo(f"  watch it: {page}")
+        if open_browser:
+            webbrowser.open(page)
+
+    try:
+        run_live_demo(tracker, folder, seconds, _say, on_start=show)
+        click.echo(f"the dashboard stays at {address} until Ctrl-C")
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop()
 
 
 def _say(message: str) -> None:

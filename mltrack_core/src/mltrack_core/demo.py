@@ -15,6 +15,7 @@ import csv
 import hashlib
 import math
 import random
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 
     from mltrack_core.tracker import Tracker
 
-__all__ = ["DemoResult", "run_core_demo"]
+__all__ = ["DemoResult", "run_core_demo", "run_live_demo"]
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,50 @@ def run_core_demo(tracker: Tracker, folder: Path, say: Callable[[str], None]) ->
         tracker.track_evaluation(_scores(test_rows, predict), computed_by=tracked, on_dataset=test, procedure="holdout")
     say("evaluated both models on the held-out split")
     return DemoResult("core API: churn (synthetic, standard library only)", test, "accuracy")
+
+
+def run_live_demo(
+    tracker: Tracker,
+    folder: Path,
+    seconds: float,
+    say: Callable[[str], None],
+    on_start: Callable[[str], None] = lambda run_id: None,
+) -> None:
+    """Train a logistic regression slowly, for about ``seconds``, so that its curves can be watched growing.
+
+    ``on_start`` is called with the run's id once it is stored, before the first epoch.
+    """
+    train = tracker.find("dataset", name="churn-synthetic-train", limit=1)
+    if not train:  # the store has not seen the demo yet
+        run_core_demo(tracker, folder, say)
+        train = tracker.find("dataset", name="churn-synthetic-train", limit=1)
+    rows = _write_dataset(folder / "churn-synthetic.csv")
+    train_rows = rows[: int(len(rows) * 0.75)]
+    epochs = max(10, int(seconds * 4))
+    pause = seconds / epochs
+
+    def log_slowly(metric: str, value: float, epoch: int) -> None:
+        run.log(metric, value, epoch=epoch, step=epoch)
+        if metric == "train-accuracy":
+            time.sleep(pause)
+
+    with tracker.track_training(
+        name="logistic regression (SGD, live)",
+        trained_on=train[0],
+        hyperparameters=[
+            Parameter.of("learning_rate", LIVE_LEARNING_RATE, default=0.01),
+            Parameter.of("epochs", epochs, default=10),
+        ],
+        annotations={"demo": "trained slowly by mltrack demo --live, to be watched in the dashboard"},
+    ) as run:
+        say(f"training run {run.id}: {epochs} epochs over about {seconds:g} s")
+        tracker.flush()
+        on_start(run.id)
+        _train_logistic_regression(train_rows, LIVE_LEARNING_RATE, epochs, log_slowly)
+    say(f"run {run.id} finished")
+
+
+LIVE_LEARNING_RATE = 0.005
 
 
 def _write_dataset(path: Path) -> list[tuple[float, ...]]:

@@ -39,7 +39,11 @@ __all__ = [
     "PROTOCOL_ERRORS",
     "QUERY_COUNT",
     "QUERY_IDS",
+    "RUN_EVENTS",
+    "RUN_METRICS",
     "RUN_POINTS",
+    "RUN_SERIES",
+    "RUN_SUMMARIES",
     "SCORES",
     "error_body",
     "error_from_answer",
@@ -60,6 +64,10 @@ SCORES = "/v1/scores"
 POINTS = "/v1/points"
 RUN_POINTS = "/v1/runs/{run_id}/points"
 END_RUN = "/v1/runs/{run_id}/end"
+RUN_SERIES = "/v1/runs/{run_id}/series"
+RUN_METRICS = "/v1/runs/{run_id}/metrics"
+RUN_EVENTS = "/v1/runs/{run_id}/events"
+RUN_SUMMARIES = "/v1/runs/summaries"
 
 
 def path(template: str, **ids: str) -> str:
@@ -153,14 +161,20 @@ _QUERY_FIELDS = (
     "created_before",
     "limit",
     "offset",
+    "order",
 )
 
 
 def query_to_json(query: Query) -> dict[str, Any]:
-    """The JSON of a query: the conditions that are set (links and labels as lists of lists)."""
+    """The JSON of a query: the conditions that are set (links and labels as lists of lists).
+
+    The default order is left out, so that servers older than ``order`` still take the query.
+    """
     document = {name: getattr(query, name) for name in _QUERY_FIELDS}
     document["links"] = [list(link) for link in query.links]
     document["labels"] = [list(label) for label in query.labels]
+    if query.order == "-created":
+        del document["order"]
     return {name: value for name, value in document.items() if value not in (None, [])}
 
 

@@ -51,7 +51,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
+from urllib.parse import SplitResult, unquote, urlencode, urlsplit, urlunsplit
 
 from mltrack_core import wire
 from mltrack_core.backends.uris import mask_credentials
@@ -66,6 +66,7 @@ from mltrack_core.errors import (
 )
 from mltrack_core.hookspecs import hookimpl
 from mltrack_core.schema import ScoreAtTime, dumps, float_from_json
+from mltrack_core.series import EMPTY, MetricSummary, SeriesData
 from mltrack_core.store import Link, Point, Query, Record, StoredDocument, check_batch_id
 
 _JITTER = random.Random()  # retry jitter from a private generator: the program's random draws stay its own
@@ -238,6 +239,43 @@ class RestStore:
         except NotFoundError:
             return []  # the Store contract: an unknown run has no points
         return [Point(run, metric, float_from_json(value), *rest) for run, metric, value, *rest in answer["points"]]
+
+    # ------------------------------------------------------------ the optional reads of charts and tables
+
+    def points_since(self, run_id: str, count: int) -> list[Point]:
+        """The run's points after the first ``count``, in append order (``GET /v1/runs/{id}/points?after=``)."""
+        try:
+            answer = self._read("GET", wire.path(wire.RUN_POINTS, run_id=run_id) + f"?after={int(count)}")
+        except NotFoundError:
+            return []
+        return [Point(run, metric, float_from_json(value), *rest) for run, metric, value, *rest in answer["points"]]
+
+    def metric_series(
+        self, run_id: str, metric: str, axis: str, start: int | None, end: int | None, max_points: int
+    ) -> SeriesData:
+        """The series of one metric, downsampled by the server (``GET /v1/runs/{id}/series``)."""
+        parameters = {"metric": metric, "axis": axis, "start": start, "end": end, "max_points": max_points}
+        try:
+            query = urlencode({name: value for name, value in parameters.items() if value is not None})
+        except UnicodeEncodeError:  # a lone surrogate: no stored metric has such a name
+            return EMPTY
+        try:
+            answer = self._read("GET", wire.path(wire.RUN_SERIES, run_id=run_id) + "?" + query)
+        except NotFoundError:
+            return EMPTY
+        y = [None if value is None else float(value) for value in answer["y"]]
+        return SeriesData(answer["total"], answer["x"], y, answer["downsampled"])
+
+    def metric_summaries(self, run_ids: Sequence[str], metrics: Sequence[str] | None) -> dict[str, dict]:
+        """Per run, the :class:`~mltrack_core.series.MetricSummary` of each metric (``POST /v1/runs/summaries``)."""
+        wanted = None if metrics is None else [metric for metric in metrics if metric]  # no metric is unnamed
+        body = {"runs": list(dict.fromkeys(run_ids)), "metrics": wanted}
+        answer = self._read("POST", wire.RUN_SUMMARIES, body)
+        return {
+            run_id: {name: _summary_from_json(summary) for name, summary in summaries.items()}
+            for run_id, summaries in answer["runs"].items()
+            if summaries
+        }
 
     # ------------------------------------------------------------ the spool
 
@@ -567,6 +605,14 @@ def _documents_with_points(records: Sequence[Record], points: Sequence[Point]) -
             "with that id; write the run with its points, or append points to a stored run with append_points"
         )
     return documents
+
+
+def _summary_from_json(document: dict[str, Any]) -> MetricSummary:
+    """A metric summary as the server sends it (NaN and infinities spelled as strings)."""
+    floats = ("first", "last", "minimum", "maximum", "best")
+    return MetricSummary(
+        **{name: float_from_json(value) if name in floats else value for name, value in document.items()}
+    )
 
 
 def _never_sent(exc: Exception) -> bool:

@@ -12,6 +12,7 @@ checks lineage and write-once atomically. Paths, queries and errors travel as
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import json
@@ -38,7 +39,8 @@ try:
     from fastapi import Depends, FastAPI, Query, Request
     from fastapi.exceptions import RequestValidationError
     from fastapi.openapi.utils import get_openapi
-    from fastapi.responses import JSONResponse
+    from fastapi.responses import JSONResponse, StreamingResponse
+    from starlette.concurrency import run_in_threadpool
     from starlette.exceptions import HTTPException
 except ImportError as exc:  # pragma: no cover - depends on the installation
     raise MissingDependencyError(
@@ -52,12 +54,14 @@ from mltrack_core.schema import (
     MAX_TIME,
     Entity,
     TrainingRun,
+    TrainingState,
     dumps,
     entity_from_json,
     is_valid_id,
 )
+from mltrack_core.series import MAX_SERIES_POINTS, MIN_SERIES_POINTS, finite_or_none
 from mltrack_core.server import models
-from mltrack_core.server.auth import ANONYMOUS, READ, WRITE, Principal, TokenSet
+from mltrack_core.server.auth import ANONYMOUS, READ, SESSION_COOKIE, WRITE, Principal, TokenSet
 from mltrack_core.store import Query as StoreQuery
 
 __all__ = [
@@ -72,6 +76,9 @@ __all__ = [
 
 STORE_VARIABLE = "MLTRACK_SERVER_STORE"
 MAX_BODY_VARIABLE = "MLTRACK_SERVER_MAX_BODY"
+READ_ONLY_VARIABLE = "MLTRACK_SERVER_READ_ONLY"
+DASHBOARD = "/ui"
+"""Where the dashboard's pages are served."""
 DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
 """Largest request body accepted by default (a batch of 50,000 metric points takes about 5 MB)."""
 
@@ -85,14 +92,17 @@ class ServerSettings:
     store_uri: str
     tokens: TokenSet = dataclasses.field(default_factory=TokenSet)
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    read_only: bool = False
+    """Open the store read-only (``mltrack ui``): every write is answered 403."""
 
     @classmethod
     def from_environment(cls) -> ServerSettings:
-        """Settings from ``MLTRACK_SERVER_STORE``, ``MLTRACK_SERVER_MAX_BODY`` and the token variables."""
+        """Settings from the environment: the store, the body limit, read-only (``1``) and the token variables."""
         from mltrack_core.tracker import default_uri
 
         limit = os.environ.get(MAX_BODY_VARIABLE)
         return cls(
+            read_only=os.environ.get(READ_ONLY_VARIABLE) == "1",
             store_uri=os.environ.get(STORE_VARIABLE) or default_uri(),
             tokens=TokenSet.from_environment(),
             max_body_bytes=parse_size(limit, MAX_BODY_VARIABLE) if limit else DEFAULT_MAX_BODY_BYTES,
@@ -358,6 +368,8 @@ def _authenticate(request: Request) -> Principal:
         return ANONYMOUS
     challenge = {"WWW-Authenticate": 'Bearer realm="mltrack"'}
     header = request.headers.get("authorization")
+    if not header and request.method in ("GET", "HEAD") and SESSION_COOKIE in request.cookies:
+        return _from_session_cookie(tokens, request.cookies[SESSION_COOKIE], challenge)
     if not header:
         raise HTTPException(
             401,
@@ -372,6 +384,17 @@ def _authenticate(request: Request) -> Principal:
     if principal is None:
         raise HTTPException(401, "the bearer token is not valid on this server", headers=challenge)
     return principal
+
+
+def _from_session_cookie(tokens: TokenSet, token: str, challenge: dict[str, str]) -> Principal:
+    """The dashboard's signed-in reader: a cookie reads and never writes, whatever its token's scope.
+
+    The cookie is honoured on GET and HEAD only, so no other site can make a signed-in browser write.
+    """
+    principal = tokens.identify(token.strip())
+    if principal is None:
+        raise HTTPException(401, "the session cookie's token is not valid on this server: sign in again", challenge)
+    return Principal(principal.name, READ)
 
 
 def _require(scope: Literal["read", "write"]) -> Callable[[Request], Any]:
@@ -464,20 +487,27 @@ def _validation_message(exc: RequestValidationError) -> tuple[int, str, str]:
 
 
 def _install_error_handlers(app: FastAPI) -> None:
+    def answer(request: Request, status: int, error: str, message: str, headers: dict[str, str] | None = None) -> Any:
+        if _is_page(request):
+            return _page_error(request, status, error, message)
+        return _error(status, error, message, headers)
+
     @app.exception_handler(MltrackError)
-    async def mltrack_error(request: Request, exc: MltrackError) -> JsonResponse:
+    async def mltrack_error(request: Request, exc: MltrackError) -> Any:
         status = wire.status_of(exc)
         if status >= 500:  # the server's own problem: the log has the details, the client a message without paths
             logger.error("store failure on %s %s: %s", request.method, request.url.path, exc)
-            return _error(status, type(exc).__name__, _SERVER_TROUBLE.get(status, _SERVER_TROUBLE[500]))
+            return answer(request, status, type(exc).__name__, _SERVER_TROUBLE.get(status, _SERVER_TROUBLE[500]))
         if isinstance(exc, StoreReadOnlyError):
-            return _error(status, type(exc).__name__, "the store is read-only: this server can only answer reads")
-        return _error(status, type(exc).__name__, str(exc))
+            return answer(
+                request, status, type(exc).__name__, "the store is read-only: this server can only answer reads"
+            )
+        return answer(request, status, type(exc).__name__, str(exc))
 
     @app.exception_handler(RequestValidationError)
-    async def invalid_request(request: Request, exc: RequestValidationError) -> JsonResponse:
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Any:
         status, error, message = _validation_message(exc)
-        return _error(status, error, message)
+        return answer(request, status, error, message)
 
     @app.exception_handler(HTTPException)
     async def protocol_error(request: Request, exc: HTTPException) -> JsonResponse:
@@ -488,7 +518,9 @@ def _install_error_handlers(app: FastAPI) -> None:
             detail = f"{request.method} is not allowed on {request.url.path} (see /openapi.json)"
         elif exc.status_code == 400 and detail == "There was an error parsing the body":  # FastAPI's words
             detail = "the request body is not JSON text in UTF-8 (or it is nested too deeply to read)"
-        return _error(exc.status_code, wire.PROTOCOL_ERRORS.get(exc.status_code, "HTTPError"), detail, exc.headers)
+        return answer(
+            request, exc.status_code, wire.PROTOCOL_ERRORS.get(exc.status_code, "HTTPError"), detail, exc.headers
+        )
 
     # Other exceptions are answered by the Unexpected middleware (a handler for Exception would re-raise).
 
@@ -510,7 +542,7 @@ def create_app(settings: ServerSettings | str) -> FastAPI:
     if isinstance(settings, str):
         settings = ServerSettings(settings)
     scheme = settings.store_uri.partition("://")[0].lower()
-    if scheme in ("http", "https"):
+    if scheme in ("http", "https") and not settings.read_only:
         raise StoreError(
             f"the server needs a store it opens itself (sqlite://, postgresql://, ...), not another server: "
             f"{settings.store_uri.partition('://')[0]}://..."
@@ -520,7 +552,7 @@ def create_app(settings: ServerSettings | str) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         from mltrack_core.tracker import connect
 
-        tracker = connect(settings.store_uri)
+        tracker = connect(settings.store_uri, read_only=settings.read_only)
         app.state.tracker = tracker
         token_note = f"{len(settings.tokens)} token(s)" if settings.tokens.required else "no tokens (open to anyone)"
         logger.info("serving the store %s; %s; bodies up to %d bytes", tracker.uri, token_note, settings.max_body_bytes)
@@ -554,9 +586,44 @@ def create_app(settings: ServerSettings | str) -> FastAPI:
     app.add_middleware(PathIds)
     app.add_middleware(AccessLog)  # the outermost: it logs every answer, those of the other middlewares too
     _install_error_handlers(app)
+    _add_dashboard(app)  # first: url_path_for finds the page "leaderboard", not the API's operation of that name
     _add_routes(app)
     _add_entity_schemas(app)
     return app
+
+
+def _add_dashboard(app: FastAPI) -> None:
+    from fastapi.responses import RedirectResponse
+    from fastapi.staticfiles import StaticFiles
+
+    from mltrack_core.ui import STATIC, dashboard_router
+
+    app.mount(f"{DASHBOARD}/static", StaticFiles(directory=STATIC), name="static")
+    app.include_router(dashboard_router(), prefix=DASHBOARD)
+
+    @app.get("/", include_in_schema=False)
+    def home() -> RedirectResponse:
+        return RedirectResponse(f"{DASHBOARD}/", status_code=307)
+
+
+def _is_page(request: Request) -> bool:
+    """Whether the request is for a dashboard page (answered in HTML), not the API or a static file."""
+    path = request.url.path
+    return path.startswith(f"{DASHBOARD}/") and not path.startswith(f"{DASHBOARD}/static/")
+
+
+def _page_error(request: Request, status: int, error: str, message: str) -> Any:
+    """A dashboard page's error in HTML; a reader without a valid token is sent to the sign-in form."""
+    from urllib.parse import urlencode
+
+    from fastapi.responses import RedirectResponse
+
+    from mltrack_core.ui.templating import render
+
+    if status == 401:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"{DASHBOARD}/signin?{urlencode({'next': target})}", status_code=303)
+    return render(request, "error.html", status_code=status, status=status, error=error, message=message)
 
 
 def _add_entity_schemas(app: FastAPI) -> None:
@@ -643,8 +710,12 @@ def _add_routes(app: FastAPI) -> None:
         created_before: Annotated[int | None, Query(ge=0, le=MAX_TIME, description="ms since 1970")] = None,
         limit: Annotated[int, Query(ge=0, le=1000)] = 50,
         offset: Annotated[int, Query(ge=0, le=MAX_COUNT)] = 0,
+        order: models.Order = "-created",
     ) -> JsonResponse:
-        """Entities matching every given filter, newest first, one page at a time (runs without their points)."""
+        """Entities matching every given filter, in ``order`` (default newest first), one page at a time.
+
+        Training runs come without their points.
+        """
         named = {
             "trained_on": trained_on,
             "derived_from": derived_from,
@@ -669,6 +740,7 @@ def _add_routes(app: FastAPI) -> None:
             created_before=created_before,
             limit=limit,
             offset=offset,
+            order=order,
         )
         store = _tracker(request).store
         ids = store.find(query)
@@ -790,11 +862,24 @@ def _add_routes(app: FastAPI) -> None:
 
     @app.get(wire.RUN_POINTS, tags=["training runs"], response_model=models.RunPointsOut)
     def run_points(
-        run_id: str, request: Request, principal: Reader, tail: Annotated[int | None, Query(ge=0, le=MAX_COUNT)] = None
+        run_id: str,
+        request: Request,
+        principal: Reader,
+        tail: Annotated[int | None, Query(ge=0, le=MAX_COUNT)] = None,
+        after: Annotated[int | None, Query(ge=0, le=MAX_COUNT, description="skip the first N points")] = None,
     ) -> JsonResponse:
-        """The run's metric points in the order they were appended; ``tail=N`` returns only the last N."""
+        """The run's metric points in the order they were appended; ``tail=N`` returns only the last N.
+
+        ``after=N`` returns the points after the first N (for live updates); ``total`` is then N plus the
+        points returned.
+        """
         tracker = _tracker(request)
         tracker.get_run(_path_id(run_id))  # 404 for an unknown run
+        if after is not None:
+            if tail is not None:
+                raise SchemaError("give tail or after, not both")
+            points = tracker.points_since(run_id, after)
+            return JsonResponse({"run": run_id, "total": after + len(points), "points": points})
         points = tracker.store.points(run_id)
         total = len(points)
         if tail is not None:
@@ -810,3 +895,141 @@ def _add_routes(app: FastAPI) -> None:
         """
         stored, changed = _tracker(request).end_run(_ended_run_from(_path_id(run_id), body.run))
         return JsonResponse({"run": stored.to_json(), "changed": changed})
+
+    _add_metric_routes(app)
+
+
+# ---------------------------------------------------------------- metric histories: charts, tables, live runs
+
+EVENTS_POLL_SECONDS = 0.5
+"""How often a stream of a training run's points looks for new points."""
+EVENTS_HEARTBEAT_SECONDS = 15.0
+"""How often a stream without news sends a comment line, so that proxies keep the connection open."""
+EVENTS_POINTS_PER_EVENT = 10_000
+"""Most points one ``points`` event carries (a long backlog is sent in several events)."""
+
+
+def _add_metric_routes(app: FastAPI) -> None:
+    @app.get(
+        wire.RUN_SERIES,
+        tags=["training runs"],
+        response_model=models.SeriesOut,
+        summary="One metric of a run, downsampled",
+    )
+    def run_series(
+        run_id: str,
+        request: Request,
+        principal: Reader,
+        metric: Annotated[str, Query(min_length=1)],
+        axis: Literal["step", "epoch", "time"] = "step",
+        start: Annotated[int | None, Query(ge=0, le=MAX_COUNT, description="smallest x (inclusive)")] = None,
+        end: Annotated[int | None, Query(ge=0, le=MAX_COUNT, description="largest x (inclusive)")] = None,
+        max_points: Annotated[int, Query(ge=MIN_SERIES_POINTS, le=MAX_SERIES_POINTS)] = 1000,
+    ) -> JsonResponse:
+        """The metric's points along the axis, from start to end (inclusive), at most max_points of them.
+
+        Axes: step (a point without one: its position among the metric's points), epoch (points without one
+        are left out) or time (ms since 1970).
+
+        More than max_points points are downsampled on the server, keeping each bucket's smallest and largest
+        value, so spikes stay visible; NaN and infinities are gaps (null). An unknown metric has an empty series.
+        """
+        series = _tracker(request).series(
+            _path_id(run_id), metric, axis=axis, start=start, end=end, max_points=max_points
+        )
+        return JsonResponse(series.to_json())
+
+    @app.get(
+        wire.RUN_METRICS,
+        tags=["training runs"],
+        response_model=models.RunMetricsOut,
+        summary="The summary of each metric of a run",
+    )
+    def run_metrics(run_id: str, request: Request, principal: Reader) -> JsonResponse:
+        """The run's state and the summary of each of its metrics.
+
+        Per metric: count, first and last value, finite minimum and maximum, the best of them by the metric's
+        direction, and the step, epoch and time of the last point.
+        """
+        tracker = _tracker(request)
+        run = tracker.get_run(_path_id(run_id))
+        summaries = tracker.metric_summaries([run_id]).get(run_id, {})
+        metrics = {name: summary.to_json() for name, summary in summaries.items()}
+        return JsonResponse({"run": run_id, "state": run.state.value, "metrics": metrics})
+
+    @app.post(
+        wire.RUN_SUMMARIES,
+        tags=["training runs"],
+        response_model=models.SummariesOut,
+        summary="Metric summaries of many runs",
+    )
+    def run_summaries(body: models.SummariesIn, request: Request, principal: Reader) -> JsonResponse:
+        """The summaries of the metrics of up to 1,000 runs, read in one query.
+
+        ``metrics`` null: every metric of each run. Ids that are not training runs are left out.
+        """
+        found = _tracker(request).metric_summaries(_possible(body.runs), body.metrics)
+        runs = {run: {name: item.to_json() for name, item in summaries.items()} for run, summaries in found.items()}
+        return JsonResponse({"runs": runs})
+
+    @app.get(
+        wire.RUN_EVENTS,
+        tags=["training runs"],
+        summary="A run's new points as server-sent events",
+        response_class=StreamingResponse,
+        responses={
+            200: {
+                "description": "text/event-stream: `points` events, comment heartbeats, then one `end` event",
+                "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            }
+        },
+    )
+    async def run_events(
+        run_id: str,
+        request: Request,
+        principal: Reader,
+        after: Annotated[int, Query(ge=0, le=MAX_COUNT, description="points the client has already")] = 0,
+    ) -> StreamingResponse:
+        """Server-sent events of the run's points after the first ``after``, as they are appended.
+
+        ``event: points`` carries ``{"total": T, "points": [[metric, value, epoch, step, timestamp], ...]}``
+        (T: the points sent so far, ``after`` included: reconnect with ``after=T``; a value that is NaN or
+        infinite is null). A comment line is sent every 15 s without news. When the run is not (or no longer)
+        training, the remaining points are sent, then ``event: end`` with ``{"state": "FINISHED"}`` or
+        ``{"state": "FAILED"}``, and the stream closes.
+        """
+        tracker = _tracker(request)
+        await run_in_threadpool(tracker.get_run, _path_id(run_id))  # 404 before the stream starts
+        return StreamingResponse(
+            _run_events(request, tracker, run_id, after),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+
+async def _run_events(request: Request, tracker: Any, run_id: str, sent: int) -> AsyncIterator[str]:
+    """The events of :func:`run_events`: points while the run trains, then its end; stops when the client leaves."""
+    quiet_since = time.monotonic()
+    while True:
+        run = await run_in_threadpool(tracker.get_run, run_id)  # before the points: none can follow the end
+        points = await run_in_threadpool(tracker.points_since, run_id, sent)
+        for first in range(0, len(points), EVENTS_POINTS_PER_EVENT):
+            chunk = points[first : first + EVENTS_POINTS_PER_EVENT]
+            sent += len(chunk)
+            rows = [(point[1], finite_or_none(point[2]), point[3], point[4], point[5]) for point in chunk]
+            yield _event("points", {"total": sent, "points": rows})
+            quiet_since = time.monotonic()
+        if run.state is not TrainingState.TRAINING:
+            yield _event("end", {"state": run.state.value})
+            return
+        if time.monotonic() - quiet_since >= EVENTS_HEARTBEAT_SECONDS:
+            yield ": heartbeat\n\n"
+            quiet_since = time.monotonic()
+        if await request.is_disconnected():
+            return
+        await asyncio.sleep(EVENTS_POLL_SECONDS)
+
+
+def _event(name: str, data: Any) -> str:
+    """One server-sent event (its data is one line of standard JSON)."""
+    return f"event: {name}\ndata: {dumps(data, separators=(',', ':'))}\n\n"

@@ -26,13 +26,24 @@ from typing import Literal
 
 from mltrack_core.errors import MltrackError
 
-__all__ = ["READ", "TOKENS_FILE_VARIABLE", "TOKENS_VARIABLE", "WRITE", "Principal", "TokenConfigError", "TokenSet"]
+__all__ = [
+    "READ",
+    "SESSION_COOKIE",
+    "TOKENS_FILE_VARIABLE",
+    "TOKENS_VARIABLE",
+    "WRITE",
+    "Principal",
+    "TokenConfigError",
+    "TokenSet",
+]
 
 TOKENS_VARIABLE = "MLTRACK_SERVER_TOKENS"
 TOKENS_FILE_VARIABLE = "MLTRACK_SERVER_TOKENS_FILE"
 READ: Literal["read"] = "read"
 WRITE: Literal["write"] = "write"
 _SCOPES = (READ, WRITE)
+SESSION_COOKIE = "mltrack_session"
+"""The dashboard's sign-in cookie (HttpOnly, SameSite=Strict): it holds a token, accepted for reads only."""
 _MIN_TOKEN_LENGTH = 16
 
 

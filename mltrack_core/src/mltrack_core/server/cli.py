@@ -9,6 +9,9 @@ import os
 import signal
 import socket
 import sys
+import time
+import webbrowser
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,9 +23,10 @@ if TYPE_CHECKING:
     from mltrack_core.backends.rest import RestStore
     from mltrack_core.backends.spool import RejectedWrite, Spool
 
-__all__ = ["DEFAULT_PORT", "server", "sync"]
+__all__ = ["DEFAULT_PORT", "DEFAULT_UI_PORT", "server", "start_dashboard", "sync", "ui"]
 
 DEFAULT_PORT = 8686
+DEFAULT_UI_PORT = 8687
 _APP = "mltrack_core.server.app:app_from_environment"
 _LOG_LEVELS = ("debug", "info", "warning", "error")
 
@@ -87,6 +91,53 @@ def server(
         raise click.ClickException(str(exc)) from exc
 
 
+@click.command("ui")
+@click.option(
+    "--uri",
+    metavar="URI",
+    help="The store to show (any store: sqlite:///..., postgresql://..., http://server). "
+    "Default: mltrack --uri, else $MLTRACK_URI, else the embedded store ~/.mltrack/store.db.",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (loopback unless told).")
+@click.option(
+    "--port", default=DEFAULT_UI_PORT, show_default=True, type=click.IntRange(0, 65535), help="Port (0: any free port)."
+)
+@click.option("--open", "open_browser", is_flag=True, help="Open the dashboard in the default web browser.")
+@click.option(
+    "--tokens-file",
+    envvar="MLTRACK_SERVER_TOKENS_FILE",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Tokens that may sign in, one 'SCOPE TOKEN [NAME]' per line; also $MLTRACK_SERVER_TOKENS.",
+)
+@click.option(
+    "--allow-anonymous", is_flag=True, help="Serve without tokens on a non-loopback address (anyone may read)."
+)
+@click.option("--log-level", type=click.Choice(_LOG_LEVELS), default="warning", show_default=True)
+@click.pass_context
+def ui(
+    ctx: click.Context,
+    uri: str | None,
+    host: str,
+    port: int,
+    open_browser: bool,
+    tokens_file: Path | None,
+    allow_anonymous: bool,
+    log_level: str,
+) -> None:
+    """Serve the dashboard over a store, read-only: runs, curves, models, lineage, leaderboards."""
+    from mltrack_core.tracker import default_uri
+
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    store = uri or getattr(ctx.obj, "uri", None) or os.environ.get("MLTRACK_URI") or default_uri()
+    try:
+        _serve(store, host, port, tokens_file, "32M", allow_anonymous, log_level, dashboard_only=True,
+               open_browser=open_browser)  # fmt: skip
+    except MltrackError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
 def _serve(
     store: str | None,
     host: str,
@@ -95,8 +146,17 @@ def _serve(
     max_body: str,
     allow_anonymous: bool,
     log_level: str,
+    *,
+    dashboard_only: bool = False,
+    open_browser: bool = False,
 ) -> None:
-    from mltrack_core.server.app import MAX_BODY_VARIABLE, STORE_VARIABLE, EscapedLogRecords, parse_size
+    from mltrack_core.server.app import (
+        MAX_BODY_VARIABLE,
+        READ_ONLY_VARIABLE,
+        STORE_VARIABLE,
+        EscapedLogRecords,
+        parse_size,
+    )
     from mltrack_core.server.auth import TOKENS_FILE_VARIABLE, TokenSet
     from mltrack_core.tracker import connect, default_uri
 
@@ -108,13 +168,14 @@ def _serve(
     for handler in logging.getLogger().handlers:  # uvicorn's records too: no line of this process can be forged
         handler.addFilter(EscapedLogRecords())
     store = store or default_uri()
-    if store.partition("://")[0].lower() in ("http", "https"):
+    if store.partition("://")[0].lower() in ("http", "https") and not dashboard_only:
         raise click.ClickException("--store must name a store the server opens itself (sqlite://, postgresql://), "
                                    "not another server")  # fmt: skip
     parse_size(max_body, "--max-body")
     # The app reads its configuration from the environment (as it does under any ASGI server).
     os.environ[STORE_VARIABLE] = store
     os.environ[MAX_BODY_VARIABLE] = max_body
+    os.environ[READ_ONLY_VARIABLE] = "1" if dashboard_only else "0"
     if tokens_file is not None:
         os.environ[TOKENS_FILE_VARIABLE] = str(tokens_file.resolve())
     tokens = TokenSet.from_environment()  # fail now, with a clear message, rather than in a worker
@@ -123,7 +184,7 @@ def _serve(
             f"refusing to serve {host} without tokens: anyone who reaches it could write. Configure tokens "
             "(--tokens-file or MLTRACK_SERVER_TOKENS) or pass --allow-anonymous"
         )
-    with connect(store) as opened:  # an unreachable or broken store fails here, before listening
+    with connect(store, read_only=dashboard_only) as opened:  # an unreachable or broken store fails here
         where = opened.uri  # as the backend shows it: without a password
     config = uvicorn.Config(
         _APP,
@@ -137,13 +198,54 @@ def _serve(
     listener = _listen(host, port)
     shown = f"[{host}]" if ":" in host else host
     logger = logging.getLogger("mltrack.server")
-    logger.info("mltrack server listening on http://%s:%d (store %s)", shown, listener.getsockname()[1], where)
+    address = f"http://{shown}:{listener.getsockname()[1]}"
+    if dashboard_only:
+        click.echo(f"mltrack dashboard of {where}: {address}/ui/  (Ctrl-C stops it)", err=True)
+        if open_browser:
+            webbrowser.open(f"{address}/ui/")
+    else:
+        logger.info("mltrack server listening on %s (store %s); the dashboard: %s/ui/", address, where, address)
     # uvicorn stops gracefully on SIGINT/SIGTERM, then raises the signal again for the previous handler:
     # make that a no-op, so a stopped server exits with status 0 (and no KeyboardInterrupt traceback).
     for stop_signal in (signal.SIGINT, signal.SIGTERM):
         signal.signal(stop_signal, lambda number, frame: None)
     uvicorn.Server(config).run(sockets=[listener])
     logger.info("mltrack server stopped")
+
+
+def start_dashboard(store_uri: str, host: str = "127.0.0.1", port: int = 0) -> tuple[str, Callable[[], None]]:
+    """Serve the dashboard over ``store_uri`` (read-only) on a background thread of this process.
+
+    Args:
+        store_uri: The store to show.
+        host: Address to listen on.
+        port: Port (0: any free port).
+
+    Returns:
+        The dashboard's address (``http://host:port/ui/``) and a function that stops it.
+    """
+    import threading
+
+    import uvicorn
+
+    from mltrack_core.server.app import ServerSettings, create_app
+
+    listener = _listen(host, port)
+    config = uvicorn.Config(
+        create_app(ServerSettings(store_uri, read_only=True)), log_config=None, log_level="warning", access_log=False
+    )
+    served = uvicorn.Server(config)
+    thread = threading.Thread(target=served.run, kwargs={"sockets": [listener]}, name="mltrack-dashboard", daemon=True)
+    thread.start()
+    while not served.started and thread.is_alive():
+        time.sleep(0.02)
+
+    def stop() -> None:
+        served.should_exit = True
+        thread.join(timeout=10)
+
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{listener.getsockname()[1]}/ui/", stop
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -160,6 +262,7 @@ def _listen(host: str, port: int) -> socket.socket:
     except OSError as exc:
         listener.close()
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+    listener.listen(2048)  # connections wait in the backlog until the server accepts them, never refused
     listener.set_inheritable(True)
     return listener
 

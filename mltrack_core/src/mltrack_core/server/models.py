@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from mltrack_core.schema import KINDS, MAX_COUNT, MAX_ID_LENGTH, MAX_TIME, NON_FINITE, float_from_json
+from mltrack_core.series import MAX_SUMMARY_RUNS
 
 __all__ = [
     "ENTITY_MARK",
@@ -44,12 +45,17 @@ __all__ = [
     "LinksIn",
     "LinksOut",
     "ListOut",
+    "MetricSummaryOut",
     "PointsIn",
     "PointsOut",
     "QueryIn",
+    "RunMetricsOut",
     "RunPointsOut",
     "ScoresIn",
     "ScoresOut",
+    "SeriesOut",
+    "SummariesIn",
+    "SummariesOut",
     "WriteOut",
     "entity_component_schemas",
     "with_entity_references",
@@ -75,6 +81,13 @@ Number = Annotated[StrictFloat, BeforeValidator(float_from_json), WithJsonSchema
 """A float; NaN and the infinities may be written "NaN", "Infinity", "-Infinity" (standard JSON)."""
 EntityDocument = Annotated[dict[str, Any], WithJsonSchema({"type": "object", ENTITY_MARK: True})]
 Kind = Literal["dataset", "model", "transform", "run", "prediction", "evaluation"]
+Order = Annotated[
+    Literal["-created", "created", "name", "-name"],
+    Field(
+        description="-created: newest first (the default); created: oldest first; name, -name: by name "
+        "(unnamed entities last, ties newest first)"
+    ),
+]
 PointRow = tuple[Id, Text, Number, Count | None, Count | None, Time]
 """A metric point: run id, metric, value, epoch, step, timestamp (ms since 1970)."""
 
@@ -152,10 +165,11 @@ class QueryIn(_Body):
     created_before: Time | None = None
     limit: Count | None = None
     offset: Count = 0
+    order: Order = "-created"
 
 
 class IdsOut(_Answer):
-    """Ids of matching entities, newest first."""
+    """Ids of matching entities, in the query's order."""
 
     ids: list[str]
 
@@ -222,11 +236,67 @@ class PointsOut(_Answer):
 
 
 class RunPointsOut(_Answer):
-    """The points of a run in the order they were appended (only the last ``tail`` when asked)."""
+    """The points of a run in the order they were appended (only the last ``tail``, or those after N, when asked)."""
 
     run: str
     total: Count
     points: list[tuple[str, str, Number | None, Count | None, Count | None, Time]]
+
+
+class MetricSummaryOut(_Answer):
+    """One metric of one run: how many points, the first and last values, the finite extremes, the last x."""
+
+    metric: str
+    count: Count
+    first: Number = Field(description="the value logged first (may be NaN or infinite)")
+    last: Number = Field(description="the value logged last (may be NaN or infinite)")
+    minimum: Number | None = Field(description="the smallest finite value; null when there is none")
+    maximum: Number | None = Field(description="the largest finite value; null when there is none")
+    best: Number | None = Field(description="maximum when greater_is_better, else minimum")
+    greater_is_better: StrictBool = Field(description="judged by the metric's name (loss, error, ... are lower)")
+    last_step: Count | None
+    last_epoch: Count | None
+    last_timestamp: Time
+
+
+class SeriesOut(_Answer):
+    """One metric of a run along an axis, at most max_points points: x ascending, y null for NaN or infinities.
+
+    A range holding more than max_points points is cut into max_points / 2 buckets of equal width in x;
+    each keeps its smallest and largest finite value (in x order), so spikes stay visible.
+    """
+
+    run: str
+    metric: str
+    axis: Literal["step", "epoch", "time"]
+    start: Count | None = Field(description="the smallest x asked for (inclusive); null: from the first point")
+    end: Count | None = Field(description="the largest x asked for (inclusive); null: to the last point")
+    total: Count = Field(description="how many points of the metric lie in the range")
+    x: list[int]
+    y: list[float | None]
+    downsampled: StrictBool = Field(description="whether the range held more points than were returned")
+    ended: StrictBool = Field(description="whether the run had ended (its series no longer changes)")
+
+
+class RunMetricsOut(_Answer):
+    """The run's state and the summary of each of its metrics."""
+
+    run: str
+    state: Literal["TRAINING", "FINISHED", "FAILED"]
+    metrics: dict[str, MetricSummaryOut]
+
+
+class SummariesIn(_Body):
+    """Training runs (at most 1,000) and the metrics to summarize (null: every metric of each run)."""
+
+    runs: list[Id] = Field(max_length=MAX_SUMMARY_RUNS)
+    metrics: list[Text] | None = None
+
+
+class SummariesOut(_Answer):
+    """Summaries by run and metric; ids that are not training runs are left out."""
+
+    runs: dict[str, dict[str, MetricSummaryOut]]
 
 
 class LineageNode(_Answer):
