@@ -50,6 +50,7 @@ def core(session: nox.Session) -> None:
         "mltrack_core/tests",
         "--ignore=mltrack_core/tests/postgresql",
         "--ignore=mltrack_core/tests/consumers",
+        "--ignore=mltrack_core/tests/browser",  # the ui session's: a real browser over the demo's store
         "-m",
         "not postgresql",  # the server's PostgreSQL tests run in the postgresql session
         *session.posargs,
@@ -61,6 +62,34 @@ def consumers(session: nox.Session) -> None:
     """Tests of the core's consumers: regression checks (pytest plugin, mltrack regress), email digests, imports."""
     session.install(f"{CORE}[test,openml]", "scikit-learn")  # scikit-learn: the sample project the plugin is tested on
     session.run("pytest", "mltrack_core/tests/consumers", *session.posargs)
+
+
+# Debian's chromium package: Playwright's own browser download cannot reach its host from here (nor from CI).
+CHROMIUM = os.environ.get("MLTRACK_CHROMIUM", "/usr/bin/chromium")
+
+
+@nox.session(python="3.11")
+def ui(session: nox.Session) -> None:
+    """End-to-end tests of the dashboard in headless Chromium, over the store ``mltrack demo`` records.
+
+    The demo's scikit-learn and Spark models (column DAGs) and MXNet networks (layouts) need their frameworks here.
+    ``nox -s ui -- --screenshots=docs/screenshots`` also saves the README's screenshots of the pages.
+    """
+    if not os.access(CHROMIUM, os.X_OK):
+        session.error(
+            f"no Chromium at {CHROMIUM}: the dashboard's browser tests drive Debian's chromium package. Install it "
+            "with: apt-get install chromium (.ci/run does so when run as root), or name another build's executable "
+            "in MLTRACK_CHROMIUM"
+        )
+    session.install(
+        f"{CORE}[server,test]",
+        f"{SKLEARN}[instruments]",
+        f"{SPARK}[instruments]",
+        f"{MXNET}[instruments]",
+        *MXNET_PINS,
+        "playwright>=1.45",  # its Python package only: the browser is Debian's (Playwright's download is unreachable)
+    )  # no COMPILE_BYTECODE: compiling every file installed costs more than the modules the demo imports compile once
+    session.run("pytest", "mltrack_core/tests/browser", *session.posargs)
 
 
 @nox.session
@@ -133,20 +162,26 @@ def demo(session: nox.Session) -> None:
     else:
         session.log("MXNet 1.9.1 needs Python <= 3.11: its part of the demo is skipped")
     session.install(*packages, env=COMPILE_BYTECODE)
-    session.run("mltrack", "demo", *session.posargs)
+    session.run("mltrack", "demo", *session.posargs, env={"MLTRACK_DEMO_COMMAND": "./dev"})
 
 
 @nox.session(default=False)
 def benchmarks(session: nox.Session) -> None:
-    """Print the speed figures: core, scikit-learn overhead, consumers, the server over SQLite and PostgreSQL."""
+    """Print the speed figures: core, scikit-learn overhead, consumers, the server (SQLite, PostgreSQL), dashboard."""
     session.install(
-        f"{CORE}[server,postgresql]", f"{SKLEARN}[instruments]", f"{SPARK}[instruments]", "pytest", env=COMPILE_BYTECODE
+        f"{CORE}[server,postgresql]",
+        f"{SKLEARN}[instruments]",
+        f"{SPARK}[instruments]",
+        "pytest",
+        "playwright>=1.45",  # drives Debian's chromium for ui_bench.py (no browser download)
+        env=COMPILE_BYTECODE,
     )
     session.run("python", "benchmarks/core_bench.py", *session.posargs)
     session.run("python", "benchmarks/sklearn_overhead.py")
     session.run("python", "benchmarks/consumers_bench.py")
     session.run("python", "benchmarks/spark_bench.py")
     session.run(".ci/postgresql.sh", "run", "--durable", "--", "python", "benchmarks/server_bench.py", external=True)
+    session.run("python", "benchmarks/ui_bench.py")
 
 
 @nox.session(python="3.11", default=False)
