@@ -495,8 +495,10 @@ def demo(state: _State, live: bool, seconds: float, port: int, open_browser: boo
     command = os.environ.get(DEMO_COMMAND_VARIABLE, "mltrack")
     store = "" if state.uri is None else f" --uri {shlex.quote(tracker.uri)}"
     click.echo("see it in your browser:")
-    click.echo(f"  {command} ui --open{store}      the dashboard of this store (http://127.0.0.1:8687/ui/)")
-    click.echo(f"  {command} demo --live --open{store}      watch a run train live in the dashboard")
+    dashboard, live = f"{command} ui --open{store}", f"{command} demo --live --open{store}"
+    width = max(len(dashboard), len(live)) + 4
+    click.echo(f"  {dashboard:<{width}}the dashboard of this store, at http://127.0.0.1:8687/ui/")
+    click.echo(f"  {live:<{width}}a run training live, in the dashboard")
 
 
 DEMO_COMMAND_VARIABLE = "MLTRACK_DEMO_COMMAND"

@@ -217,3 +217,19 @@ def test_the_live_demo_serves_a_run_while_it_trains(tmp_path):
             assert ended.state.value == "FINISHED" and len(reader.points(run_id)) >= 2 * 24
     finally:
         _stop(process)
+
+
+def test_the_demo_ends_by_saying_how_to_see_it_in_a_browser(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from mltrack_core.cli import DEMO_COMMAND_VARIABLE, main
+
+    monkeypatch.setenv("MLTRACK_HOME", str(tmp_path))
+    said = CliRunner().invoke(main, ["demo"], catch_exceptions=False).output.splitlines()
+    assert said[-3] == "see it in your browser:" and said[-2].split()[:2] == ["mltrack", "ui"]
+    assert said[-1].split()[:4] == ["mltrack", "demo", "--live", "--open"]
+
+    monkeypatch.setenv(DEMO_COMMAND_VARIABLE, "./dev")
+    uri = f"sqlite:///{tmp_path / 'elsewhere.db'}"
+    said = CliRunner().invoke(main, ["--uri", uri, "demo"], catch_exceptions=False).output.splitlines()
+    assert said[-2].split()[:4] == ["./dev", "ui", "--open", "--uri"] and uri in said[-2]

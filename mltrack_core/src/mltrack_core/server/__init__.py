@@ -11,9 +11,10 @@ now writes to the server::
 
     export MLTRACK_URI=http://127.0.0.1:8686   # MLTRACK_TOKEN=... when the server has tokens
 
-The API is described by an OpenAPI 3 document at ``/openapi.json`` (an
-interactive page at ``/docs``), so clients in other languages can be
-generated from it; every answer, errors included, is one of the models it
+The dashboard (:mod:`mltrack_core.ui`) is served under ``/ui`` (``/``
+leads there). The API is described by an OpenAPI 3 document at
+``/openapi.json`` (an interactive page at ``/docs``), so clients in other
+languages can be generated from it; every answer, errors included, is one of the models it
 declares. Answers are standard JSON: NaN and the infinities are written
 ``"NaN"``, ``"Infinity"``, ``"-Infinity"`` (requests may use either spelling).
 Errors are JSON ``{"error", "message", "status"}``: 400 malformed JSON (or
