@@ -25,6 +25,8 @@ def test_the_curves_grow_while_the_run_trains_and_stop_when_it_ends(
     assert page.evaluate("window.loadedOnce") is True, "the page reloaded instead of growing its curves"
     assert int(page.get_attribute('div.chart[data-metric="loss"]', "data-points")) >= first + 10
     assert _point_count(page, "accuracy") > 0
+    running_for = page.inner_text("#run-duration")  # counts on while the run trains, without a reload
+    page.wait_for_function("(shown) => document.getElementById('run-duration').textContent !== shown", arg=running_for)
     if screenshots.wanted:  # the README's picture: a curve of a few seconds of training
         page.wait_for_function("() => window.mltrack.chart.pointCount('loss') >= 50", timeout=30_000)
         screenshots(page, "run-live")

@@ -85,6 +85,7 @@ def run_page(
         "from": zoom[0],
         "to": zoom[1],
         "after": sum(summary.count for summary in summaries.values()),  # the run's points when the page was read
+        "runningMs": now_ms() - run.start_time if live and run.start_time is not None else None,
         "summaries": {name: _summary_json(summary) for name, summary in summaries.items()},  # grown by live points
         "apiRoot": request.scope.get("root_path", ""),
         "modelUrl": page_url(request, "model", model_id="__id__"),  # for the model a live run ends with

@@ -91,6 +91,16 @@
     return;
   }
 
+  // "Running for" counts on from what the server measured (the browser's clock may disagree with the server's).
+  const rendered = performance.now();
+  const runningFor = document.getElementById("run-duration");
+  const ticking =
+    runningFor && typeof page.runningMs === "number"
+      ? window.setInterval(function () {
+          runningFor.textContent = durationText(page.runningMs + performance.now() - rendered);
+        }, 1000)
+      : null;
+
   // The metrics table follows the live points: count, last, smallest, largest and (when the metric's direction is
   // known) best; it is redrawn at most once a second, and read again from the server when the run ends.
   const summaries = page.summaries;
@@ -137,6 +147,7 @@
   }
 
   function showEndedRun(run) {
+    if (ticking !== null) window.clearInterval(ticking);
     if (typeof run.end_time === "number") {
       document.getElementById("run-ended").textContent = utcText(run.end_time);
       const label = document.getElementById("run-duration-label");
