@@ -155,8 +155,11 @@ def mxnet(session: nox.Session) -> None:
 
 @nox.session(default=False)
 def demo(session: nox.Session) -> None:
-    """Run ``mltrack demo`` on the embedded default store (~/.mltrack/store.db unless MLTRACK_URI is set)."""
-    packages = [CORE, f"{SKLEARN}[instruments]", f"{SPARK}[instruments]"]
+    """Run ``mltrack demo`` on the embedded default store (~/.mltrack/store.db unless MLTRACK_URI is set).
+
+    The environment has the dashboard too (the server extra): ``./dev ui`` serves it from here.
+    """
+    packages = [f"{CORE}[server]", f"{SKLEARN}[instruments]", f"{SPARK}[instruments]"]
     if MXNET_RUNS_HERE:
         packages += [f"{MXNET}[instruments]", *MXNET_PINS]
     else:
