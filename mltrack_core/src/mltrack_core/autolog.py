@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
     from mltrack_core.tracker import Tracker
 
-__all__ = ["AutologSettings", "Patches", "TopLevelCalls", "WeakLinks", "autolog", "when_imported"]
+__all__ = ["AutologSettings", "Patches", "TopLevelCalls", "WeakLinks", "autolog", "never_raising", "when_imported"]
 
 _AUTOLOG_HOOK = "mltrack_autolog"
 _log = logging.getLogger("mltrack.autolog")
@@ -356,6 +356,18 @@ class TopLevelCalls:
         self.running = running
         if self._on_change is not None:
             self._on_change()
+
+
+@contextlib.contextmanager
+def never_raising(what: str) -> Iterator[None]:
+    """The last safety net around recording (which reports its own failures): a bug in it is one warning.
+
+    Use it in a patched framework call, around what records: ``what`` names what was not recorded.
+    """
+    try:
+        yield
+    except Exception as exc:  # noqa: BLE001 - the failure policy: warn, never break the user's program
+        warnings.warn(f"mltrack: {what} was not recorded: {type(exc).__name__}: {exc}", TrackingWarning, stacklevel=4)
 
 
 class AutologSettings:

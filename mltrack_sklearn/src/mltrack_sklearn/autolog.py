@@ -35,7 +35,6 @@ the run FAILED and reaches the caller unchanged.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import functools
 import importlib
@@ -44,7 +43,7 @@ import logging
 import sys
 import threading
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
@@ -58,6 +57,7 @@ from mltrack_core.plugin import (
     TopLevelCalls,
     Tracker,
     TrackingWarning,
+    never_raising,
     when_imported,
 )
 from mltrack_sklearn.framework import require_sklearn
@@ -388,30 +388,21 @@ def _recorded_fit(original: Callable[..., Any], method: str, estimator: Any, arg
         arguments = _data_arguments(original, args, kwargs)
         recorder = None
         if arguments is not None:
-            with _never_raising(f"the {method} of a {type(estimator).__name__}"):
+            with never_raising(f"the {method} of a {type(estimator).__name__}"):
                 recorder = _begin_fit(method, estimator, arguments, kwargs)
         try:
             result = original(estimator, *args, **kwargs)
         except BaseException as exc:
             if recorder is not None:
-                with _never_raising(f"the failure of a {type(estimator).__name__}.{method} call"):
+                with never_raising(f"the failure of a {type(estimator).__name__}.{method} call"):
                     recorder.failed(exc)
             raise
         if recorder is not None:
-            with _never_raising(f"the {method} of a {type(estimator).__name__}"):
+            with never_raising(f"the {method} of a {type(estimator).__name__}"):
                 recorder.finished(estimator)
             if method == "fit_predict":
                 _tell_scores("predicted", estimator, arguments[0], result)
         return result
-
-
-@contextlib.contextmanager
-def _never_raising(what: str) -> Iterator[None]:
-    """The last safety net around recording (which reports its own failures): a bug here is a warning."""
-    try:
-        yield
-    except Exception as exc:  # noqa: BLE001 - the failure policy: warn, never break the user's program
-        warnings.warn(f"mltrack: {what} was not recorded: {type(exc).__name__}: {exc}", TrackingWarning, stacklevel=4)
 
 
 def _begin_fit(method: str, estimator: Any, arguments: tuple[Any, ...], kwargs: dict) -> FitRecorder | None:

@@ -30,13 +30,12 @@ exception of the fit reaches the caller unchanged (the run is FAILED).
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import importlib
 import logging
 import sys
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
@@ -46,6 +45,7 @@ from mltrack_core.plugin import (
     TopLevelCalls,
     Tracker,
     TrackingWarning,
+    never_raising,
     when_imported,
 )
 from mltrack_spark.framework import require_pyspark
@@ -207,7 +207,7 @@ def _recorded_fit(original: Callable[..., Any], estimator: Any, dataset: Any, pa
         if not top:
             return original(estimator, dataset, params)
         recorder = None
-        with _never_raising(f"the fit of a {type(estimator).__name__}"):
+        with never_raising(f"the fit of a {type(estimator).__name__}"):
             tracker = current_tracker()
             if tracker is not None:
                 from mltrack_spark.fits import FitRecorder
@@ -218,19 +218,10 @@ def _recorded_fit(original: Callable[..., Any], estimator: Any, dataset: Any, pa
             result = original(estimator, dataset, params)
         except BaseException as exc:
             if recorder is not None:
-                with _never_raising(f"the failure of a {type(estimator).__name__}.fit call"):
+                with never_raising(f"the failure of a {type(estimator).__name__}.fit call"):
                     recorder.failed(exc)
             raise
         if recorder is not None:
-            with _never_raising(f"the fit of a {type(estimator).__name__}"):
+            with never_raising(f"the fit of a {type(estimator).__name__}"):
                 recorder.finished(result)
         return result
-
-
-@contextlib.contextmanager
-def _never_raising(what: str) -> Iterator[None]:
-    """The last safety net around recording (which reports its own failures): a bug here is a warning."""
-    try:
-        yield
-    except Exception as exc:  # noqa: BLE001 - the failure policy: warn, never break the user's program
-        warnings.warn(f"mltrack: {what} was not recorded: {type(exc).__name__}: {exc}", TrackingWarning, stacklevel=4)

@@ -131,7 +131,10 @@ Turning on twice is a no-op and turning off restores everything; records go
 to ``tracker``, or to :func:`mltrack_core.get_tracker` when it is None.
 :class:`Patches` restores an inherited method by deleting the override, and
 :class:`TopLevelCalls` is process-wide: fits nested in a fit, in any thread
-(a framework's thread pool), are part of the top-level one.
+(a framework's thread pool), are part of the top-level one. Around recording
+code of your own that may fail, ``with never_raising("a forest's training"):``
+turns a failure into one ``TrackingWarning`` (``tracker.implicit`` does that
+for the tracker's own calls).
 
 Writing a storage backend
 -------------------------
@@ -229,7 +232,7 @@ wrappers work as in pluggy.
 """
 
 from mltrack_core.artifacts import ArtifactStore, location_of, mltrack_home, safe_file_name
-from mltrack_core.autolog import AutologSettings, Patches, TopLevelCalls, WeakLinks, when_imported
+from mltrack_core.autolog import AutologSettings, Patches, TopLevelCalls, WeakLinks, never_raising, when_imported
 from mltrack_core.backends.memory import MemoryStore
 from mltrack_core.demo import DemoResult
 from mltrack_core.errors import (
@@ -333,6 +336,7 @@ __all__ = [
     "infer_type",
     "location_of",
     "mltrack_home",
+    "never_raising",
     "record_of",
     "require_framework",
     "safe_file_name",
