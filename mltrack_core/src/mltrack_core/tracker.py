@@ -7,7 +7,6 @@ plugins, and queries. Obtain one with :func:`connect`.
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import contextvars
 import dataclasses
@@ -212,7 +211,7 @@ class Tracker:
         self._artifacts: ArtifactStore | None = None
         self._environment: dict[str, str] | None = None
         self._package_versions: dict[str, str | None] = {}
-        self._read_cache: collections.OrderedDict[str, Entity] = collections.OrderedDict()
+        self._read_cache = LruCache(_READ_CACHE_SIZE)  # stored entities are write-once: a copy never goes stale
         self._series_cache = LruCache(_SERIES_CACHE_POINTS)  # ended runs only: they cannot change
         self._summary_cache = LruCache(_SUMMARY_CACHE_SIZE)  # ended runs only
         self._writer: PointWriter | None = None
@@ -533,7 +532,7 @@ class Tracker:
         new = [entity for entity in entities if entity.id in written]
         for entity in new:
             if not isinstance(entity, TrainingRun):
-                self._remember(entity)
+                self._read_cache.put(entity.id, entity)
         if new:
             self.notify_observers("mltrack_entities_stored", tracker=self, entities=new)
         return new
@@ -644,17 +643,9 @@ class Tracker:
                 if with_scores:
                     entity = dataclasses.replace(entity, scores_over_time=_scores_over_time(self.store.points(id_)))
             else:
-                self._remember(entity)
+                self._read_cache.put(id_, entity)
             entities[id_] = entity
         return entities
-
-    def _remember(self, entity: Entity) -> None:
-        """Keep a stored entity for later reads: it is write-once, so the copy never goes stale."""
-        cache = self._read_cache
-        cache[entity.id] = entity
-        cache.move_to_end(entity.id)
-        if len(cache) > _READ_CACHE_SIZE:
-            cache.popitem(last=False)
 
     def points(self, run_id: str) -> list[Point]:
         """The metric points of a training run as plain tuples (cheaper than ``get`` for long runs)."""
@@ -787,9 +778,7 @@ class Tracker:
         (unnamed entities last, ties newest first). Training runs come without
         their scores over time (use :meth:`get` or :meth:`points` for those).
         """
-        query = self._query(kind, filters)
-        self._settle()
-        ids = self.store.find(query)
+        ids = self.find_ids(kind, **filters)
         found = self.get_many(ids, with_scores=False)
         return [found[id_] for id_ in ids if id_ in found]
 
@@ -861,7 +850,7 @@ class Tracker:
         new = [entity for entity in entities if entity.id in written]
         for entity in new:
             if not isinstance(entity, TrainingRun):
-                self._remember(entity)
+                self._read_cache.put(entity.id, entity)
         if new and announce:
             self.notify_observers("mltrack_entities_stored", tracker=self, entities=new)
         return new
