@@ -71,7 +71,7 @@ def when(milliseconds: int | None) -> str:
     """A time in ms since 1970 as ``2026-12-02 08:15:03 UTC`` (empty for None)."""
     if milliseconds is None:
         return ""
-    moment = datetime.datetime.fromtimestamp(milliseconds / 1000, tz=datetime.UTC)
+    moment = datetime.datetime.fromtimestamp(milliseconds / 1000, tz=datetime.timezone.utc)
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 

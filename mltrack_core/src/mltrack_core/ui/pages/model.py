@@ -24,6 +24,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from mltrack_core.columns import ColumnGraph, model_transforms
 from mltrack_core.schema import Evaluation, Model, Parameter, Transform
 from mltrack_core.server.app import Reader
 from mltrack_core.ui.templating import entity_url, render
@@ -33,7 +34,6 @@ __all__ = [
     "column_vertex_id",
     "default_collapse_depth",
     "drawn_count",
-    "load_transforms",
     "name_separator",
     "operator_graph",
     "prefix_of",
@@ -91,7 +91,7 @@ def model_page(
     evaluation_count = (
         tracker.count("evaluation", computed_by=model.id) if len(evaluations) == EVALUATIONS_SHOWN else len(evaluations)
     )
-    transforms = load_transforms(tracker, model, runs)
+    transforms = model_transforms(tracker, model, runs)
     related_ids = [model.trained_on, *(evaluation.on_dataset for evaluation in evaluations)]
     related = tracker.get_many(list(dict.fromkeys(related_ids)), with_scores=False)
     training_data = related.get(model.trained_on)
@@ -136,37 +136,6 @@ def model_page(
         network=_is_network(model, transforms),
         shape_of=_shape_text,
     )
-
-
-def load_transforms(tracker: Any, model: Model, runs: Sequence[Any] = ()) -> list[Transform]:
-    """The model's transforms (else its training runs'), with any input transform they name that is not among them.
-
-    One batch read for the listed transforms, and one more only when some of their input
-    transforms are not listed (a network of 500 operators is one read).
-
-    Args:
-        tracker: The tracker to read with.
-        model: The model.
-        runs: Its training runs (their transforms are used when the model lists none).
-
-    Returns:
-        The transforms, in the order the model lists them, then those found through ``input_transforms``.
-    """
-    ids = list(model.transforms) or list(dict.fromkeys(id_ for run in runs for id_ in run.transforms))
-    found = tracker.get_many(ids, with_scores=False)
-    missing = list(
-        dict.fromkeys(
-            upstream
-            for entity in found.values()
-            if isinstance(entity, Transform)
-            for upstream in entity.input_transforms
-            if upstream not in found
-        )
-    )
-    if missing:
-        found.update(tracker.get_many(missing, with_scores=False))
-    ordered = list(dict.fromkeys([*ids, *missing]))
-    return [found[id_] for id_ in ordered if isinstance(found.get(id_), Transform)]
 
 
 def _is_network(model: Model, transforms: Sequence[Transform]) -> bool:
@@ -218,56 +187,6 @@ def column_vertex_id(producer: str | None, column: str) -> str:
     return f"{producer or ''}/{column}"
 
 
-class _Producers:
-    """Where a transform's columns come from, among its input transforms (by column name)."""
-
-    def __init__(self, transforms: Sequence[Transform]) -> None:
-        self.outputs = {transform.id: {column.name for column in transform.output} for transform in transforms}
-        self.inputs = {transform.id: {column.name for column in transform.input} for transform in transforms}
-        self.names = {transform.id: transform.name for transform in transforms}
-        self.upstream = {transform.id: transform.input_transforms for transform in transforms}
-
-    def of_input(self, transform: Transform, column: str) -> str | None:
-        """The transform whose output ``column`` an input column of ``transform`` is (None: a model input).
-
-        The first input transform that outputs it; else, when an input transform takes the column
-        as its own input (a composition's vertex lists the columns its branches took), where that
-        one's input comes from.
-        """
-        visited: set[str] = set()
-        frontier = [transform.id]
-        while frontier:
-            current = frontier.pop(0)
-            visited.add(current)
-            upstream = self.upstream.get(current, ())
-            found = next((up for up in upstream if column in self.outputs.get(up, ())), None)
-            if found is not None:
-                return found
-            frontier.extend(up for up in upstream if column in self.inputs.get(up, ()) and up not in visited)
-            frontier = frontier[:1]  # follow the first branch that took the column, as a branch would resolve it
-        return None
-
-    def of_output(self, transform: Transform, column: str) -> tuple[str, str] | None:
-        """The (input transform, column) an output column passes on from a branch, if any.
-
-        A composition's vertex (scikit-learn's ColumnTransformer, FeatureUnion) lists the columns
-        that went into the composition as its inputs, and its outputs are its branches' outputs,
-        named as they are or prefixed with the branch's name (``num__age`` from branch ``num``'s
-        ``age``; the branch's transform is named ``<composition>__num`` or ``num...``).
-        """
-        for upstream in transform.input_transforms:
-            if column in self.outputs.get(upstream, ()):
-                return upstream, column
-        branch, separator, rest = column.partition("__")
-        if not separator:
-            return None
-        for upstream in transform.input_transforms:
-            path = self.names.get(upstream, "").removeprefix(transform.name + "__")
-            if path.split("__")[0] == branch and rest in self.outputs.get(upstream, ()):
-                return upstream, rest
-        return None
-
-
 def _column_dag_size(transforms: Sequence[Transform]) -> tuple[int, int]:
     """An upper bound of the column DAG's vertices and its exact edge count, without building it."""
     vertices = edges = 0
@@ -294,10 +213,10 @@ def column_dag(
     output ``age`` is not its input ``age``; an input column is the vertex of the first input
     transform that outputs it. Edges, labelled with the operator: into each output column, one
     edge from the input transform's column it passes on (same name, or a branch's column under
-    the branch's prefix: see :meth:`_Producers.of_output`), else one from each input column its
-    column lineage names (``"*"``: every input column); into a transform without outputs, one
-    from each of its input columns, or from its input transforms without outputs (an ensemble's
-    members).
+    the branch's prefix), else one from each input column its column lineage names (``"*"``:
+    every input column), by the rules of :mod:`mltrack_core.columns`; into a transform without
+    outputs, one from each of its input columns, or from its input transforms without outputs
+    (an ensemble's members).
 
     Args:
         transforms: The model's transforms.
@@ -307,8 +226,8 @@ def column_dag(
     Returns:
         ``{"nodes": [...], "edges": [...]}`` for graph.js.
     """
-    producers = _Producers(transforms)
-    names = producers.names
+    producers = ColumnGraph(transforms)
+    names = {transform.id: transform.name for transform in transforms}
     nodes: dict[str, dict[str, Any]] = {}
     edges: list[dict[str, Any]] = []
 
