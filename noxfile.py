@@ -51,6 +51,7 @@ def core(session: nox.Session) -> None:
         "--ignore=mltrack_core/tests/postgresql",
         "--ignore=mltrack_core/tests/consumers",
         "--ignore=mltrack_core/tests/browser",  # the ui session's: a real browser over the demo's store
+        "--ignore=mltrack_core/tests/interop",  # the interop session's: MLflow, OpenLineage and PROV installed
         "-m",
         "not postgresql",  # the server's PostgreSQL tests run in the postgresql session
         *session.posargs,
@@ -62,6 +63,13 @@ def consumers(session: nox.Session) -> None:
     """Tests of the core's consumers: regression checks (pytest plugin, mltrack regress), email digests, imports."""
     session.install(f"{CORE}[test,openml]", "scikit-learn")  # scikit-learn: the sample project the plugin is tested on
     session.run("pytest", "mltrack_core/tests/consumers", *session.posargs)
+
+
+@nox.session
+def interop(session: nox.Session) -> None:
+    """Import from MLflow (stores MLflow itself writes in the tests), export to OpenLineage and W3C PROV."""
+    session.install(f"{CORE}[test,mlflow,openlineage,prov]", "scikit-learn")  # sklearn: MLflow's autolog in tests
+    session.run("pytest", "mltrack_core/tests/interop", *session.posargs)
 
 
 # Debian's chromium package: Playwright's own browser download cannot reach its host from here (nor from CI).
@@ -110,7 +118,7 @@ def integration(session: nox.Session) -> None:
 )
 def sklearn(session: nox.Session, framework: tuple[str, ...]) -> None:
     """Tests of mltrack-sklearn on the oldest (1.4, with numpy 1.23) and newest (1.9) supported scikit-learn."""
-    session.install(CORE, f"{SKLEARN}[instruments,test]", *framework)
+    session.install(f"{CORE}[openlineage]", f"{SKLEARN}[instruments,test]", *framework)  # openlineage: the export test
     session.run("pytest", "mltrack_sklearn/tests", *session.posargs)
 
 
@@ -121,7 +129,7 @@ NEWEST_PYSPARK = ">=4,<5"
 @nox.parametrize("pyspark", [nox.param(">=3.5,<3.6", id="pyspark-3.5"), nox.param(NEWEST_PYSPARK, id="pyspark-4")])
 def spark(session: nox.Session, pyspark: str) -> None:
     """Tests of mltrack-spark on PySpark 3.5 and 4.x (Java 17): schema replay, column DAG, statistics."""
-    session.install(CORE, f"{SPARK}[instruments,test]", f"pyspark[ml]{pyspark}")
+    session.install(f"{CORE}[openlineage]", f"{SPARK}[instruments,test]", f"pyspark[ml]{pyspark}")  # the export test
     # The gallery (Spark's example programs as subprocesses, a JVM each: minutes) runs on the newest PySpark;
     # what it records is tested on every version by test_autolog*.py.
     gallery = () if pyspark == NEWEST_PYSPARK else ("--ignore=mltrack_spark/tests/test_gallery.py",)
@@ -170,9 +178,9 @@ def demo(session: nox.Session) -> None:
 
 @nox.session(default=False)
 def benchmarks(session: nox.Session) -> None:
-    """Print the speed figures: core, scikit-learn overhead, consumers, the server (SQLite, PostgreSQL), dashboard."""
+    """Print the speed figures: core, scikit-learn overhead, consumers, interop, the server, the dashboard."""
     session.install(
-        f"{CORE}[server,postgresql]",
+        f"{CORE}[server,postgresql,mlflow,openlineage,prov]",
         f"{SKLEARN}[instruments]",
         f"{SPARK}[instruments]",
         "pytest",
@@ -182,6 +190,8 @@ def benchmarks(session: nox.Session) -> None:
     session.run("python", "benchmarks/core_bench.py", *session.posargs)
     session.run("python", "benchmarks/sklearn_overhead.py")
     session.run("python", "benchmarks/consumers_bench.py")
+    session.run("python", "benchmarks/mlflow_import_bench.py")
+    session.run("python", "benchmarks/export_bench.py")
     session.run("python", "benchmarks/spark_bench.py")
     session.run(".ci/postgresql.sh", "run", "--durable", "--", "python", "benchmarks/server_bench.py", external=True)
     session.run("python", "benchmarks/ui_bench.py")

@@ -203,7 +203,11 @@ COMMAND_TEMPLATES = {
     ],
     "export": lambda v, ids: [["export", v], ["export", "--format", v, "out"]],
     "info": lambda v, ids: [["info", v]],
-    "import": lambda v, ids: [["import", "openml", v], ["import", "ml-experiments-schema", v]],
+    "import": lambda v, ids: [
+        ["import", "openml", v],
+        ["import", "ml-experiments-schema", v],
+        ["import", "mlflow", "--tracking-uri", v],
+    ],
     "regress": lambda v, ids: [
         ["regress", "--metric", v, "--value", "0.5", "--dataset", ids["test"], "--no-record"],
         ["regress", "--metric", "accuracy", "--value", v, "--dataset", ids["test"], "--no-record"],

@@ -412,24 +412,94 @@ def _exclusions(board: Any) -> Text | None:
     return _cell("\n".join(_cut(line, LONGEST_VALUE) for line in lines))
 
 
+EXPORT_FORMATS = ("ml-experiments-schema", "openlineage", "prov")
+
+
 @main.command("export")
 @click.option(
     "--format",
     "export_format",
-    type=click.Choice(["ml-experiments-schema"]),
+    type=click.Choice(EXPORT_FORMATS),
     default="ml-experiments-schema",
     show_default=True,
-    help="Document format.",
+    help="ml-experiments-schema: the paper's documents; openlineage: OpenLineage run events; prov: W3C PROV.",
 )
-@click.argument("directory", type=PathArgument(file_okay=False, path_type=Path))
+@click.option(
+    "--experiment",
+    "experiments",
+    multiple=True,
+    metavar="NAME",
+    help="openlineage, prov: only these experiments and what they use (repeatable; default: everything).",
+)
+@click.option(
+    "--namespace",
+    default="mltrack",
+    show_default=True,
+    help="openlineage: the namespace of the jobs (named after the experiment, else the run or model).",
+)
+@click.option(
+    "--prov-format",
+    "prov_format",
+    type=click.Choice(("json", "provn", "xml", "rdf")),
+    help="prov: the serialization (default: by TARGET's extension: .json .provn .xml .ttl .trig .nt .rdf; else json).",
+)
+@click.argument("target", metavar="TARGET", type=PathArgument(allow_dash=True, path_type=str))
 @click.pass_obj
-def export(state: _State, export_format: str, directory: Path) -> None:
-    """Write every stored entity to DIRECTORY as documents of the paper's published schema."""
+def export(
+    state: _State,
+    export_format: str,
+    experiments: tuple[str, ...],
+    namespace: str,
+    prov_format: str | None,
+    target: str,
+) -> None:
+    r"""Write the stored entities to TARGET in another tool's format.
+
+    \b
+    ml-experiments-schema: TARGET is a directory of documents of the paper's published schema.
+    openlineage: TARGET is a file (one event per line) or the http(s) URL of a lineage server
+                 (Marquez, DataHub, ...), e.g. http://localhost:5000; OPENLINEAGE_API_KEY is sent if set.
+    prov:        TARGET is a file, or - for standard output.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    tracker = state.reader
+    if export_format == "ml-experiments-schema":
+        if experiments:
+            raise click.UsageError("--experiment applies to --format openlineage and prov; the documents are all")
+        _export_documents(tracker, Path(target))
+        return
+    total = sum(tracker.count(experiment=name) for name in experiments) if experiments else tracker.count()
+    columns = (TextColumn("exporting"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("export", total=total)
+
+        def advance() -> None:
+            bar.advance(task)
+
+        if export_format == "openlineage":
+            from mltrack_core.exporters.openlineage import export_openlineage
+
+            summary = export_openlineage(
+                tracker, target, namespace=namespace, experiments=experiments, on_entity=advance
+            )
+        else:
+            from mltrack_core.exporters.prov import export_prov
+
+            summary = export_prov(
+                tracker, target, serialization=prov_format, experiments=experiments, on_entity=advance
+            )
+    if target != "-":
+        click.echo(_one_line(summary.describe()))
+
+
+def _export_documents(tracker: Tracker, directory: Path) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from mltrack_core.exporters.ml_experiments_schema import export as export_documents
 
-    tracker = state.reader
+    if directory.exists() and not directory.is_dir():
+        raise click.BadParameter(f"{directory} is a file; --format ml-experiments-schema writes a directory")
     total = tracker.count()
     directory.mkdir(parents=True, exist_ok=True)
     columns = (TextColumn("exporting"), BarColumn(), MofNCompleteColumn())

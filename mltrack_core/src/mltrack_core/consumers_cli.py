@@ -90,6 +90,31 @@ def import_openml(state: Any, sources: tuple[str, ...], as_json: bool) -> None:
     _report_import(summary, as_json)
 
 
+@import_command.command("mlflow")
+@click.option(
+    "--tracking-uri",
+    metavar="URI",
+    help="The MLflow store: an mlruns/ folder, sqlite:///mlflow.db, postgresql://..., http://host:5000 "
+    "(default: MLFLOW_TRACKING_URI, else MLflow's default).",
+)
+@click.option("--experiment", "experiments", multiple=True, metavar="NAME", help="Import only this experiment.")
+@click.option("--json", "as_json", is_flag=True, help="Print what was imported as JSON.")
+@click.pass_obj
+def import_mlflow(state: Any, tracking_uri: str | None, experiments: tuple[str, ...], as_json: bool) -> None:
+    """Import the runs of an MLflow tracking store, with their metric history, datasets, models and evaluations.
+
+    Reads through MLflow's own client (pip install 'mltrack-core[mlflow]').
+    Runs still running are skipped (import again once they ended); importing
+    twice creates nothing new.
+    """
+    from mltrack_core.importers.mlflow import import_source, open_mlflow
+
+    source = open_mlflow(tracking_uri, experiments)
+    with _progress("importing MLflow runs", len(source.runs)) as advance:
+        summary = import_source(state.tracker, source, on_run=advance)
+    _report_import(summary, as_json)
+
+
 @import_command.command("ml-experiments-schema")
 @click.argument("directory", type=PathArgument(exists=True, file_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print what was imported as JSON.")

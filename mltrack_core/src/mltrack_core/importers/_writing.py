@@ -13,13 +13,14 @@ bookkeeping and a clear error for content that changed.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from mltrack_core.errors import ConflictError
-from mltrack_core.schema import Entity, TrainingRun
+from mltrack_core.schema import Entity, ScoreAtTime, TrainingRun
 
 if TYPE_CHECKING:
     from mltrack_core.tracker import Tracker
@@ -98,5 +99,17 @@ def _same(stored: Entity, imported: Entity) -> bool:
     if stored.content_hash() != imported.content_hash():
         return False
     if isinstance(stored, TrainingRun) and isinstance(imported, TrainingRun):
-        return stored.scores_over_time == imported.scores_over_time
+        return _same_points(stored.scores_over_time, imported.scores_over_time)
     return True
+
+
+def _same_points(stored: Sequence[ScoreAtTime], imported: Sequence[ScoreAtTime]) -> bool:
+    """Equal points, a NaN value equal to a NaN (runs log NaN losses; NaN never equals itself)."""
+    if len(stored) != len(imported):
+        return False
+    return all(a == b or _both_nan_alike(a, b) for a, b in zip(stored, imported, strict=True))
+
+
+def _both_nan_alike(a: ScoreAtTime, b: ScoreAtTime) -> bool:
+    same_place = (a.metric, a.timestamp, a.epoch, a.step) == (b.metric, b.timestamp, b.epoch, b.step)
+    return same_place and math.isnan(a.value) and math.isnan(b.value)
