@@ -413,9 +413,6 @@ def test_typed_param(text: str, value: Any, typed: bool) -> None:
     assert type(result) is type(value)
 
 
-SERVER_TESTS = "MLTRACK_TEST_MLFLOW_SERVER"
-
-
 @pytest.fixture(scope="module")
 def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     """An ``mlflow server`` subprocess over a SQLite store holding one run logged with a dataset input."""
@@ -462,10 +459,6 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[st
         server.wait(timeout=30)
 
 
-@pytest.mark.skipif(
-    not os.environ.get(SERVER_TESTS),
-    reason=f"an mlflow server takes 15-20 s to start on 2 cores: set {SERVER_TESTS}=1 to run this test",
-)
 def test_an_mlflow_server_is_imported_through_its_rest_api(mlflow_server) -> None:
     url, run_id = mlflow_server
     tracker = mt.connect("memory://")
