@@ -453,13 +453,12 @@ def export(
     prov_format: str | None,
     target: str,
 ) -> None:
-    r"""Write the stored entities to TARGET in another tool's format.
+    """Write the stored entities to TARGET in another tool's format.
 
-    \b
-    ml-experiments-schema: TARGET is a directory of documents of the paper's published schema.
-    openlineage: TARGET is a file (one event per line) or the http(s) URL of a lineage server
-                 (Marquez, DataHub, ...), e.g. http://localhost:5000; OPENLINEAGE_API_KEY is sent if set.
-    prov:        TARGET is a file, or - for standard output.
+    ml-experiments-schema (the default): TARGET is a directory of documents of the paper's published
+    schema. openlineage: TARGET is a file (one event per line), - (standard output), or the http(s) URL
+    of a lineage server such as Marquez or DataHub (events go to URL/api/v1/lineage;
+    OPENLINEAGE_API_KEY is sent if set). prov: TARGET is a file, or - for standard output.
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
@@ -469,7 +468,14 @@ def export(
             raise click.UsageError("--experiment applies to --format openlineage and prov; the documents are all")
         _export_documents(tracker, Path(target))
         return
-    total = sum(tracker.count(experiment=name) for name in experiments) if experiments else tracker.count()
+    counts = {name: tracker.count(experiment=name) for name in dict.fromkeys(experiments)}
+    unknown = [name for name, count in counts.items() if not count]
+    if unknown:
+        raise NotFoundError(
+            f"no stored entity belongs to experiment {unknown[0]!r:.200}; mltrack ls --experiment NAME lists "
+            "an experiment's entities"
+        )
+    total = sum(counts.values()) if experiments else tracker.count()
     columns = (TextColumn("exporting"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task("export", total=total)

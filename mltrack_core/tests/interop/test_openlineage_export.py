@@ -400,3 +400,13 @@ def test_a_disabled_client_is_an_error_not_a_silent_export(store, tmp_path, monk
     with pytest.raises(MltrackError, match="OPENLINEAGE_DISABLED is true"):
         export_openlineage(store, str(target))
     assert target.read_text() == "earlier events\n"
+
+
+@pytest.mark.parametrize("export_format", ["openlineage", "prov"])
+def test_an_experiment_that_holds_nothing_is_an_error_and_writes_nothing(store_uri, tmp_path, export_format):
+    target = tmp_path / "out.json"
+    command = ["--uri", store_uri, "export", "--format", export_format, "--experiment", "exp-a"]
+    result = CliRunner().invoke(main, [*command, "--experiment", "no such experiment", str(target)])
+    assert result.exit_code == 1
+    assert "no stored entity belongs to experiment 'no such experiment'" in result.output
+    assert not target.exists()
