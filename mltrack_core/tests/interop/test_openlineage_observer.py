@@ -1,21 +1,21 @@
 """The live OpenLineage observer: the events a lineage server receives while the core demo trains.
 
 A real HTTP server (a thread of this test) records every POSTed event; the
-observer is registered on the tracker as its entry point would register it,
-and configured the OpenLineage client's own way (``OPENLINEAGE_URL``). What it
+observer is the plugin mltrack-core's entry point ``openlineage`` loads into every tracker,
+configured the OpenLineage client's own way (``OPENLINEAGE_URL``). What it
 sends is compared with what ``mltrack export --format openlineage`` sends for
 the same store afterwards.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import tomllib
 
 import mltrack_core as mt
 from mltrack_core.demo import run_core_demo
@@ -41,7 +41,7 @@ def openlineage_environment() -> Iterator[None]:
 @pytest.fixture
 def observed(tmp_path: Path) -> Iterator[mt.Tracker]:
     with mt.connect("memory://", artifacts=tmp_path / "artifacts") as tracker:
-        tracker.plugins.register(openlineage_observer, name="openlineage")
+        assert tracker.plugins.get_plugin("openlineage") is openlineage_observer  # loaded from its entry point
         yield tracker
 
 
@@ -97,6 +97,5 @@ def test_a_refusing_server_is_reported_once_and_training_goes_on(lineage_server,
 
 
 def test_the_observer_is_an_entry_point_of_mltrack_core():
-    pyproject = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
-    plugins = pyproject["project"]["entry-points"]["mltrack"]
-    assert plugins["openlineage"] == openlineage_observer.__name__
+    (entry_point,) = importlib.metadata.entry_points(group="mltrack", name="openlineage")
+    assert entry_point.value == openlineage_observer.__name__
