@@ -37,13 +37,14 @@ shipped with this package; :func:`load_schema` reads it.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mltrack_core.artifacts import safe_file_name
 from mltrack_core.errors import MltrackError
+from mltrack_core.exporters._reading import stored_entities
 from mltrack_core.schema import (
     ConfusionMatrix,
     Dataset,
@@ -86,7 +87,6 @@ UNEXPRESSIBLE_FOLDER = "mltrack-only"
 EXTENSION = "mltrack"
 OPERATOR = "operator"
 """The extra Transform property saying what a transform is (``StandardScaler``); ``name`` is its place in the DAG."""
-_PAGE = 500
 
 
 def load_schema() -> dict[str, Any]:
@@ -124,7 +124,7 @@ def export(tracker: Tracker, directory: str | Path, *, on_document: Callable[[],
     """
     directory = Path(directory)
     summary = ExportSummary(directory)
-    for entity in _all_entities(tracker):
+    for entity in stored_entities(tracker, FOLDERS, with_scores=True):
         folder = FOLDERS[entity.KIND]
         if isinstance(entity, TrainingRun) and entity.for_model is None:
             folder, document = UNEXPRESSIBLE_FOLDER, entity.to_json()
@@ -148,24 +148,6 @@ def _place_of(directory: Path, folder: str, entity_id: str) -> Path:
             f"{target} or its folder is a link leading out; export to a fresh folder"
         )
     return target
-
-
-def _all_entities(tracker: Tracker) -> Iterator[Entity]:
-    for kind in FOLDERS:
-        offset = 0
-        while True:
-            ids = tracker.store.find(_page_query(kind, offset))
-            if not ids:
-                break
-            entities = tracker.get_many(ids)
-            yield from (entities[id_] for id_ in ids if id_ in entities)
-            offset += len(ids)
-
-
-def _page_query(kind: str, offset: int):  # noqa: ANN202
-    from mltrack_core.store import Query
-
-    return Query(kind=kind, limit=_PAGE, offset=offset)
 
 
 def _embedded_transforms(tracker: Tracker, entity: Entity) -> list[Transform]:

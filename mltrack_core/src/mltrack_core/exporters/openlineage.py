@@ -89,6 +89,7 @@ from urllib.parse import unquote, urlsplit
 from mltrack_core import __version__
 from mltrack_core.columns import ColumnSource, model_column_lineage, model_columns, model_transforms
 from mltrack_core.errors import MissingDependencyError, MltrackError
+from mltrack_core.exporters._reading import stored_entities
 from mltrack_core.schema import (
     Dataset,
     Entity,
@@ -128,7 +129,6 @@ RUN_ID_NAMESPACE = uuid.UUID("6f1e4c52-1f3c-5b8e-9a67-0d6b1c9a2e41")
 """The uuid5 namespace of run ids: run id = uuid5(this, "<job kind>:<mltrack id>")."""
 LINEAGE_ENDPOINT = "api/v1/lineage"
 INTEGRATION = "MLTRACK"
-_PAGE = 500
 _KINDS_IN_ORDER = ("dataset", "transform", "run", "model", "prediction", "evaluation")
 """Runs before models: a model whose training run was exported gets no synthetic run."""
 
@@ -553,11 +553,7 @@ def _selected_entities(tracker: Tracker, experiments: Sequence[str]) -> Iterator
     selections: list[dict[str, Any]] = [{"experiment": name} for name in dict.fromkeys(experiments)] or [{}]
     for kind in _KINDS_IN_ORDER:
         for selection in selections:
-            offset = 0
-            while ids := tracker.find_ids(kind, order="created", limit=_PAGE, offset=offset, **selection):
-                found = tracker.get_many(ids, with_scores=False)
-                yield from (found[id_] for id_ in ids if id_ in found)
-                offset += len(ids)
+            yield from stored_entities(tracker, (kind,), **selection)
 
 
 # ---------------------------------------------------------------- sending

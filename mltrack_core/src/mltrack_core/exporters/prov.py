@@ -71,13 +71,14 @@ import importlib
 import math
 import re
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mltrack_core.errors import MissingDependencyError, SchemaError
+from mltrack_core.exporters._reading import read_entities, stored_entities, stored_ids
 from mltrack_core.schema import (
     KINDS,
     Dataset,
@@ -136,7 +137,6 @@ _KIND_TYPES = {
     "prediction": "Prediction",
     "evaluation": "Evaluation",
 }
-_PAGE = 500
 _KEPT = re.compile(r"[A-Za-z0-9._-]")
 _ESCAPE_LOOKALIKE = re.compile(r"_x[0-9A-F]{4}(?:[0-9A-F]{4})?_")
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -299,49 +299,21 @@ def prov_document(
 def _selected_entities(tracker: Tracker, experiments: tuple[str, ...]) -> dict[str, Entity]:
     """Every stored entity, or those of ``experiments`` plus their upstream, by id in a stable order."""
     if not experiments:
-        return {entity.id: entity for entity in _all_entities(tracker)}
+        return {entity.id: entity for entity in stored_entities(tracker, KINDS)}
     selected: dict[str, Entity] = {}
-    pending = [id_ for name in experiments for id_ in _all_ids(tracker, experiment=name)]
+    pending = [id_ for name in experiments for ids in stored_ids(tracker, experiment=name) for id_ in ids]
     while pending:
         fresh = [id_ for id_ in dict.fromkeys(pending) if id_ not in selected]
         pending = []
-        for entity in _read(tracker, fresh):
+        for entity in read_entities(tracker, fresh):
             selected[entity.id] = entity
             pending += [target for _, target, _ in entity.references()]
             if isinstance(entity, Model):
-                pending += _all_ids(tracker, kind="run", for_model=entity.id)
+                pending += [id_ for ids in stored_ids(tracker, "run", for_model=entity.id) for id_ in ids]
     return {id_: selected[id_] for id_ in sorted(selected, key=lambda id_: (_KIND_ORDER[selected[id_].KIND], id_))}
 
 
 _KIND_ORDER = {kind: index for index, kind in enumerate(KINDS)}
-
-
-def _all_entities(tracker: Tracker) -> Iterator[Entity]:
-    for kind in KINDS:
-        for page in _pages(tracker, kind=kind):
-            yield from _read(tracker, page)
-
-
-def _read(tracker: Tracker, ids: list[str]) -> Iterator[Entity]:
-    """The stored entities among ``ids``, in their order, read a page at a time (runs without their points)."""
-    for start in range(0, len(ids), _PAGE):
-        page = ids[start : start + _PAGE]
-        found = tracker.get_many(page, with_scores=False)
-        yield from (found[id_] for id_ in page if id_ in found)
-
-
-def _all_ids(tracker: Tracker, **filters: Any) -> list[str]:
-    return [id_ for page in _pages(tracker, **filters) for id_ in page]
-
-
-def _pages(tracker: Tracker, **filters: Any) -> Iterator[list[str]]:
-    offset = 0
-    while True:
-        ids = tracker.find_ids(limit=_PAGE, offset=offset, order="created", **filters)
-        if not ids:
-            return
-        yield ids
-        offset += len(ids)
 
 
 # ---------------------------------------------------------------- entity -> records
