@@ -20,12 +20,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 import mltrack_core as mt
+from mltrack_core.exporters.openlineage import run_events, run_id_of
 from mltrack_core.schema import Model, Transform
-
-pytest.importorskip("openlineage.client")
-pytest.importorskip("jsonschema")
-
-from mltrack_core.exporters.openlineage import run_events, run_id_of  # after the skips: needs openlineage-python
 from mltrack_core.testing.openlineage import validate_openlineage_event
 from mltrack_sklearn.demo import run_demo
 from mltrack_sklearn.tracked import TrackedPipeline

@@ -17,12 +17,8 @@ from typing import Any
 import pytest
 
 import mltrack_core as mt
+from mltrack_core.exporters.openlineage import run_events, run_id_of
 from mltrack_core.schema import Transform
-
-pytest.importorskip("openlineage.client")
-pytest.importorskip("jsonschema")
-
-from mltrack_core.exporters.openlineage import run_events, run_id_of  # after the skips: needs openlineage-python
 from mltrack_core.testing.openlineage import validate_openlineage_event
 from mltrack_spark.demo import run_demo
 

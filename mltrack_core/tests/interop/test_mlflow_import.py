@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import mlflow
 import pytest
 from click.testing import CliRunner
 
@@ -24,9 +25,6 @@ from mltrack_core.cli import main
 from mltrack_core.errors import MissingDependencyError, NotFoundError
 from mltrack_core.importers import import_mlflow
 from mltrack_core.importers.mlflow import typed_param
-
-mlflow = pytest.importorskip("mlflow")
-pytest.importorskip("sklearn")
 
 pytestmark = [
     # MLflow's pandas digest calls DataFrame.all positionally: pandas 3 warns (MLflow's code, not ours)

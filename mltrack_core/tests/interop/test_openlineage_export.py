@@ -25,6 +25,11 @@ import mltrack_core as mt
 from mltrack_core.cli import main
 from mltrack_core.demo import run_core_demo
 from mltrack_core.errors import MissingDependencyError, MltrackError
+from mltrack_core.exporters.openlineage import (
+    dataset_identity,
+    export_openlineage,
+    run_id_of,
+)
 from mltrack_core.schema import (
     Dataset,
     Evaluation,
@@ -38,14 +43,6 @@ from mltrack_core.schema import (
     TypeHint,
 )
 from mltrack_core.testing.openlineage import OpenLineageValidationError, validate_openlineage_event
-
-pytest.importorskip("openlineage.client")
-
-from mltrack_core.exporters.openlineage import (  # after the skip: it needs openlineage-python
-    dataset_identity,
-    export_openlineage,
-    run_id_of,
-)
 
 HOSTILE = 'he said "hi" </script><script>alert(1)</script>\n\ttab \\ ünïcødé 𝔘 \u2028'
 LINKED_KINDS = {"dataset", "model", "prediction"}

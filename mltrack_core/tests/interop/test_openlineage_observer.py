@@ -20,12 +20,9 @@ import pytest
 import mltrack_core as mt
 from mltrack_core.demo import run_core_demo
 from mltrack_core.errors import TrackingWarning
-from mltrack_core.testing.openlineage import validate_openlineage_event
-
-pytest.importorskip("openlineage.client")
-
-from mltrack_core.exporters import openlineage_observer  # after the skip: it needs openlineage-python
+from mltrack_core.exporters import openlineage_observer
 from mltrack_core.exporters.openlineage import run_events
+from mltrack_core.testing.openlineage import validate_openlineage_event
 
 
 @pytest.fixture(autouse=True)
