@@ -9,7 +9,10 @@ exact. Statistics and histograms are computed on at most :data:`SAMPLE_ROWS`
 evenly spaced rows of at most :data:`MAX_DESCRIBED_COLUMNS` columns, so their
 cost is bounded whatever the data's size; the sample size is recorded as the
 ``statistics_sample_rows`` statistic. A statistic over several columns holds one
-value per column, in the order of its ``columns``.
+value per column, in the order of its ``columns``. The dataset's meta-features
+(``meta.*``, see :mod:`mltrack_core.metafeatures`) come from the same sample, which
+always holds the target; wide and sparse data lend the landmarkers at most
+:data:`~mltrack_core.metafeatures.LANDMARK_ROWS` rows of their 100 most often non-zero columns.
 
 Off the fit's path: :meth:`DataDescription.snapshot` copies that bounded sample
 at once (the user may change the data in place as soon as ``fit`` returns) and
@@ -21,12 +24,21 @@ from __future__ import annotations
 
 import math
 import sys
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import xxhash
 
+from mltrack_core.metafeatures import (
+    LANDMARK_ROWS,
+    MAX_LANDMARK_FEATURES,
+    class_codes,
+    class_statistics,
+    landmark_statistics,
+    meta_feature_statistics,
+    table_statistics,
+)
 from mltrack_core.plugin import Dataset, DataStatistic, Histogram, SchemaError, TypedColumn, TypeHint
 
 __all__ = ["DataDescription", "DataSnapshot", "describe_data", "is_supported_data", "subset_fingerprint"]
@@ -79,7 +91,7 @@ class DataDescription:
             row_count=table.rows,
             annotations={"mltrack.sklearn.container": table.container},
         )
-        return DataSnapshot(dataset, table.sample())
+        return DataSnapshot(dataset, table.sample(self.target))
 
 
 @dataclass(frozen=True)
@@ -175,21 +187,28 @@ class _Table:
             for name, column in self.columns
         ]
 
-    def sample(self) -> _Sample:
-        """A private copy of the evenly spaced rows that statistics and histograms describe."""
+    def sample(self, target: str | None = None) -> _Sample:
+        """A private copy of the evenly spaced rows that statistics and histograms describe (with the ``target``)."""
         step = max(1, math.ceil(self.rows / SAMPLE_ROWS))
         rows, count = slice(None, None, step), len(range(0, self.rows, step))
         described = [] if self.wide else self.columns[:MAX_DESCRIBED_COLUMNS]
+        if target is not None and target not in [name for name, _ in described]:
+            described = [*described, *[(name, column) for name, column in self.columns if name == target]]
         numeric = [(index, name) for index, (name, column) in enumerate(described) if _is_numeric(column)]
         other = [(name, _series(column, rows)) for name, column in described if not _is_numeric(column)]
         matrix = None
         if numeric:
-            # the leading columns that are columns of self.matrix are copied in one step, the others one by one
-            width = self.matrix.shape[1] if self.matrix is not None else 0
+            # the leading columns that are columns of self.matrix are copied in one step, the others (and a target
+            # beyond the described columns) one by one
+            width = min(self.matrix.shape[1], MAX_DESCRIBED_COLUMNS) if self.matrix is not None else 0
             leading = next((k for k, (index, _) in enumerate(numeric) if index != k or k >= width), len(numeric))
             matrix = _matrix([described[index][1] for index, _ in numeric[leading:]], rows, count, leading)
             if leading:
                 matrix[:, :leading] = self.matrix[rows, :leading]  # type: ignore[index]
+        landmarks = None
+        if self.wide:  # a dense copy of the rows and columns the landmarkers learn from
+            picked = np.arange(min(count, LANDMARK_ROWS)) * count // max(1, min(count, LANDMARK_ROWS))
+            landmarks = (picked, _landmark_block(self.columns[0][1], picked * step))
         return _Sample(
             rows=count,
             numeric=[name for _, name in numeric],
@@ -197,6 +216,11 @@ class _Table:
             other=other,
             order=[name for name, _ in described],
             block=_block_statistics(self.columns[0][1]) if self.wide else [],
+            whole_rows=self.rows,
+            features=int(self.columns[0][1].shape[1]) if self.wide else len(self.columns) - (target is not None),
+            target=target,
+            boolean=[name for name, column in described if _is_numeric(column) and column.dtype.kind == "b"],
+            landmarks=landmarks,
         )
 
 
@@ -210,8 +234,19 @@ class _Sample:
     other: list[tuple[str, Any]]
     order: list[str]
     block: list[DataStatistic]
+    whole_rows: int = 0
+    features: int = 0
+    """Columns of the whole data without the target (a wide block's width)."""
+    target: str | None = None
+    boolean: list[str] = field(default_factory=list)
+    """The ``numeric`` columns of booleans: categorical features for the meta-features."""
+    landmarks: tuple[np.ndarray, np.ndarray] | None = None
+    """Wide data: (positions in the sample, dense copy of those rows of at most 100 columns)."""
 
     def statistics(self) -> list[DataStatistic]:
+        return [*self._statistics(), *self._meta_statistics()]
+
+    def _statistics(self) -> list[DataStatistic]:
         found = [DataStatistic(name="statistics_sample_rows", value=self.rows), *self.block]
         missing: dict[str, int] = {}
         if self.matrix is not None:
@@ -225,6 +260,58 @@ class _Sample:
             names = [name for name in self.order if name in missing]
             found.append(DataStatistic(name="missing", value=[missing[name] for name in names], columns=names))
         return found
+
+    def _meta_statistics(self) -> list[DataStatistic]:
+        """The meta-features (``meta.*``) of the sample; the target is no feature."""
+        numeric, codes, target, categorical_target = [], [], None, False
+        for index, name in enumerate(self.numeric):
+            values = self.matrix[:, index]  # type: ignore[index]
+            if name == self.target:
+                target = values
+            elif name in self.boolean:
+                codes.append(np.where(np.isnan(values), -1, values).astype(np.int64))
+            else:
+                numeric.append(values)
+        for name, series in self.other:  # pandas Series (imported already): nullable numbers, texts, categories
+            types = sys.modules["pandas"].api.types
+            as_number = types.is_numeric_dtype(series.dtype) and not types.is_bool_dtype(series.dtype)
+            if name == self.target:
+                categorical_target = not as_number
+                target = _floats(series) if as_number else _codes(series).astype(np.float64)
+                if categorical_target:
+                    target[target < 0] = np.nan
+            elif as_number:
+                numeric.append(_floats(series))
+            else:
+                codes.append(_codes(series))
+        if self.landmarks is not None:
+            return self._wide_meta_statistics(target, categorical_target)
+        return meta_feature_statistics(
+            rows=self.whole_rows,
+            numeric=np.column_stack(numeric) if numeric else np.empty((self.rows, 0)),
+            categorical=np.column_stack(codes) if codes else np.empty((self.rows, 0), dtype=np.int64),
+            target=target,
+            categorical_target=categorical_target,
+            features=self.features,
+        )
+
+    def _wide_meta_statistics(self, target: np.ndarray | None, categorical_target: bool) -> list[DataStatistic]:
+        picked, block = self.landmarks  # type: ignore[misc]
+        found = table_statistics(
+            rows=self.whole_rows,
+            features=self.features,
+            numeric=block.shape[1],
+            categorical=0,
+            described=block.shape[1],
+            missing=int(np.isnan(block).sum()),
+            cells=block.size,
+        )
+        codes = None if target is None else class_codes(target, categorical=categorical_target)
+        if codes is None:
+            return found
+        found += class_statistics(np.bincount(codes[codes >= 0]).tolist() if (codes >= 0).any() else [])
+        features = np.where(np.isnan(block), 0.0, block)
+        return found + landmark_statistics(features, codes[picked])
 
     def histograms(self) -> list[Histogram]:
         found = _numeric_histograms(self.numeric, self.matrix) if self.matrix is not None else []
@@ -378,6 +465,36 @@ def _matrix(columns: list[Any], rows: slice, count: int, leading: int = 0) -> np
     for index, column in enumerate(columns, start=leading):
         matrix[:, index] = _values(column)[rows]
     return matrix
+
+
+def _landmark_block(block: Any, rows: np.ndarray) -> np.ndarray:
+    """Rows ``rows`` of a wide or sparse block as a dense float copy of at most 100 of its columns.
+
+    Sparse: the columns most often non-zero in those rows; dense: evenly spaced columns (NaN where not numeric).
+    """
+    width = block.shape[1]
+    if _is_sparse(block):
+        part = (block if getattr(block, "format", "") in ("csr", "csc") else block.tocsr())[rows].tocsr()
+        columns = np.sort(
+            np.argsort(-np.bincount(part.indices, minlength=width), kind="stable")[:MAX_LANDMARK_FEATURES]
+        )
+        return np.asarray(part[:, columns].toarray(), dtype=np.float64)
+    if block.dtype.kind not in "biuf":
+        return np.full((len(rows), 0), np.nan)
+    columns = np.arange(min(width, MAX_LANDMARK_FEATURES)) * width // max(1, min(width, MAX_LANDMARK_FEATURES))
+    return block[np.ix_(rows, columns)].astype(np.float64)
+
+
+def _floats(series: Any) -> np.ndarray:
+    """A numeric Series (nullable types too) as floats, NaN where missing."""
+    return series.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _codes(series: Any) -> np.ndarray:
+    """Integer codes of a Series' distinct values (in order of appearance), -1 where missing."""
+    import pandas as pd
+
+    return np.asarray(pd.factorize(series)[0], dtype=np.int64)
 
 
 def _series(column: Any, rows: slice) -> Any:

@@ -144,21 +144,21 @@ def _record_train_test_split(arrays: tuple, options: dict[str, Any], parts: list
         for index, (part, description) in enumerate(zip(("training", "test"), described, strict=True)):
             derivation = _train_test_derivation(part, description.row_count, total, options, y)
             dataset = _stored_part(tracker, source, description.fingerprint, derivation)
-            if dataset is None:
-                full = description.dataset()
-                dataset = tracker.track_dataset(
-                    replace(
-                        full,
-                        name=f"{source.name} train_test_split {part}",
-                        derived_from=(source.id,),
-                        derivation=derivation,
-                        annotations={
-                            **full.annotations,
-                            "sklearn.split": "train_test_split",
-                            "sklearn.split_part": part,
-                        },
-                    )
+            if dataset is None:  # its statistics are computed off the caller's path, as a fit's data's are
+                snapshot = description.snapshot()
+                dataset = replace(
+                    snapshot.dataset,
+                    name=f"{source.name} train_test_split {part}",
+                    derived_from=(source.id,),
+                    derivation=derivation,
+                    annotations={
+                        **snapshot.dataset.annotations,
+                        "sklearn.split": "train_test_split",
+                        "sklearn.split_part": part,
+                    },
                 )
+                snapshot = replace(snapshot, dataset=dataset)
+                tracker.defer(f"the dataset {dataset.id}", lambda s=snapshot: tracker.track_dataset(s.complete()))
             data, labels = parts[index], (parts[index + 2] if y is not None else None)
             links.remember_dataset(data, labels, dataset, tracker)
             _remember_copies(data, labels, description, dataset)

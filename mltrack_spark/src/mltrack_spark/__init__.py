@@ -74,6 +74,8 @@ What is recorded:
   schema in the ``spark.schema`` annotation), the row count, per-column
   statistics (``missing``, ``approx_distinct``, ``min``/``max``/``mean``/``std``)
   and histograms (equal-width for numbers, value counts for categories),
+  and meta-features (``meta.*``, see :mod:`mltrack_core.metafeatures`; the
+  landmarkers of a classification target from its first 1,000 rows, one more job),
   computed by Spark in two aggregations whatever the data's size (for the
   training data of a recorded fit: from its first 20,000 rows when there are
   more, described in a second thread while Spark fits); a content

@@ -11,7 +11,13 @@
 * Pass 2, one aggregation: equal-width histograms (:data:`HISTOGRAM_BUCKETS`
   buckets between the column's min and max) of numeric columns, and the value
   counts of string and boolean columns with at most :data:`MAX_CATEGORIES`
-  distinct values.
+  distinct values, and the target's value counts when it may be a class label
+  (a string or boolean, or a number with at most about :data:`~mltrack_core.metafeatures.MAX_CLASSES`
+  distinct values).
+* Meta-features (``meta.*``, see :mod:`mltrack_core.metafeatures`): counts, shares and missing values
+  from pass 1, the class features from the target's value counts of pass 2, and, for a classification
+  target only, the landmarkers from the first :data:`~mltrack_core.metafeatures.LANDMARK_ROWS` rows of the
+  described data's atomic columns collected to the driver (one more job; skipped without numpy).
 
 The fingerprint is order-independent and computed by the executors: the sum
 (as ``decimal(38,0)``, which neither overflows nor trips ANSI mode) of
@@ -28,10 +34,19 @@ from __future__ import annotations
 import datetime
 import decimal
 import hashlib
+import importlib.util
 import math
 import posixpath
 from typing import Any
 
+from mltrack_core.metafeatures import (
+    LANDMARK_ROWS,
+    MAX_CLASSES,
+    MAX_LANDMARK_FEATURES,
+    class_statistics,
+    sample_landmark_statistics,
+    table_statistics,
+)
 from mltrack_core.plugin import Dataset, DataStatistic, Histogram, SchemaError, TypeHint
 from mltrack_spark.columns import typed_columns, unhashable
 
@@ -47,6 +62,9 @@ _NUMERIC = {"byte", "short", "integer", "long", "float", "double", "decimal"}
 _FLOATING = {"float", "double"}
 _CATEGORICAL = {"string", "varchar", "char", "boolean"}
 _TEMPORAL = {"date", "timestamp", "timestamp_ntz"}
+_TARGET = -1
+"""The histogram entry of the target's value counts (the class counts), which makes no histogram."""
+_CLASS_DISTINCT_LIMIT = MAX_CLASSES * 5 // 4  # approx_distinct's error: a few more, the exact count decides
 
 
 def describe_dataframe(
@@ -81,7 +99,7 @@ def describe_dataframe(
         )
     location, annotations = _location(df)
     annotations["spark.schema"] = schema.json()
-    columns = _Columns(schema)
+    columns = _Columns(schema, target)
     rows: int | None = None
     found_statistics: list[DataStatistic] = []
     histograms: list[Histogram] = []
@@ -103,7 +121,8 @@ def describe_dataframe(
             described = df if head is None else head
             found_statistics = columns.statistics(first)
             entries = columns.histogram_entries(first)
-            histograms = columns.histograms(described, entries)
+            histograms, counts = columns.histograms(described, entries)
+            found_statistics += columns.meta_statistics(described, first, rows, counts)
             of_head = ""
             if head is not None:
                 of_head = f" (statistics and histograms of the first {min(rows, sample_rows or 0)} rows: limit)"
@@ -128,9 +147,10 @@ def describe_dataframe(
 class _Columns:
     """The aggregations of both passes over the described columns, and how to read their results."""
 
-    def __init__(self, schema: Any) -> None:
+    def __init__(self, schema: Any, target: str | None = None) -> None:
         self.schema = schema
         self.described = [(index, field) for index, field in enumerate(schema.fields[:MAX_DESCRIBED_COLUMNS])]
+        self.target = None if target is None else (schema.names.index(target), schema[target])
 
     def first_pass(self, statistics: bool, fingerprint: bool) -> list[Any]:
         from pyspark.sql import functions as F
@@ -153,6 +173,9 @@ class _Columns:
             if kind in _NUMERIC:
                 valid = F.when(~F.isnan(column), column) if kind in _FLOATING else column
                 expressions += [F.mean(valid).alias(f"c{index}_mean"), F.stddev_samp(valid).alias(f"c{index}_std")]
+        if self.target is not None and self.target[0] >= MAX_DESCRIBED_COLUMNS:  # the class counts need it
+            column = F.col(_quoted(self.target[1].name))
+            expressions.append(F.approx_count_distinct(column, APPROX_DISTINCT_RSD).alias("target_distinct"))
         return expressions
 
     def statistics(self, first: Any) -> list[DataStatistic]:
@@ -208,13 +231,24 @@ class _Columns:
                 entries.append((index, F.when(valid, bucket.cast("string")), edges))
             elif kind in _CATEGORICAL and int(first[f"c{index}_distinct"]) <= MAX_CATEGORIES:
                 entries.append((index, column.cast("string"), None))
+        if self.target is not None:
+            index, field = self.target
+            kind = field.dataType.typeName()
+            counted = any(entry[0] == index and entry[2] is None for entry in entries)
+            if kind in _NUMERIC | _CATEGORICAL and not counted:
+                distinct = first[f"c{index}_distinct" if index < MAX_DESCRIBED_COLUMNS else "target_distinct"]
+                if int(distinct) <= _CLASS_DISTINCT_LIMIT:
+                    entries.append((_TARGET, F.col(_quoted(field.name)).cast("string"), None))
         return entries
 
-    def histograms(self, df: Any, entries: list[tuple[int, Any, Any]]) -> list[Histogram]:
+    def histograms(
+        self, df: Any, entries: list[tuple[int, Any, Any]]
+    ) -> tuple[list[Histogram], dict[int, dict[str, int]]]:
+        """The histograms of ``entries``, and the counts they come from: entry index -> bucket or value -> rows."""
         from pyspark.sql import functions as F
 
         if not entries:
-            return []
+            return [], {}
         pairs = F.array(*[F.struct(F.lit(index).alias("c"), key.alias("k")) for index, key, _ in entries])
         counted = (
             df.select(F.explode(pairs).alias("e"))
@@ -228,6 +262,8 @@ class _Columns:
             counts.setdefault(int(row["c"]), {})[row["k"]] = int(row["count"])
         found = []
         for index, _, edges in entries:
+            if index == _TARGET:
+                continue
             field_name = self.schema.fields[index].name
             seen = counts.get(index, {})
             if edges is not None:
@@ -252,7 +288,74 @@ class _Columns:
                         name="value counts",
                     )
                 )
-        return found
+        return found, counts
+
+    def meta_statistics(self, df: Any, first: Any, rows: int, counts: dict[int, dict[str, int]]) -> list[DataStatistic]:
+        """The meta-features: of the features from pass 1, of the target from its counts, landmarkers from ``df``."""
+        target = None if self.target is None else self.target[1].name
+        features = [(index, field) for index, field in self.described if field.name != target]
+        kinds = [field.dataType.typeName() for _, field in features]
+        found = table_statistics(
+            rows=rows,
+            features=len(self.schema.fields) - (target is not None),
+            numeric=sum(kind in _NUMERIC for kind in kinds),
+            categorical=sum(kind in _CATEGORICAL for kind in kinds),
+            described=len(features),
+            missing=sum(int(first[f"c{index}_missing"]) for index, _ in features),
+            cells=int(first["rows"]) * len(features),
+        )
+        classes = self._classes(counts)
+        if classes is None:
+            return found
+        found += class_statistics(list(classes.values()))
+        if len(classes) < 2 or importlib.util.find_spec("numpy") is None:
+            return found
+        return found + self._landmarks(df, [field for _, field in features], sorted(classes))
+
+    def _classes(self, counts: dict[int, dict[str, int]]) -> dict[str, int] | None:
+        """The target's rows per class (value as text), or None when the target is no class label."""
+        if self.target is None:
+            return None
+        index, field = self.target
+        kind = field.dataType.typeName()
+        seen = counts.get(_TARGET, counts.get(index if kind in _CATEGORICAL else _TARGET))
+        if seen is None:
+            return None
+        if kind in _NUMERIC:
+            seen = {value: count for value, count in seen.items() if not math.isnan(float(value))}
+            if not all(float(value).is_integer() for value in seen):
+                return None
+        return seen if len(seen) <= MAX_CLASSES else None
+
+    def _landmarks(self, df: Any, features: list[Any], classes: list[str]) -> list[DataStatistic]:
+        """The landmarkers on the first :data:`LANDMARK_ROWS` rows of ``df`` (one job), atomic features only."""
+        import numpy as np
+        from pyspark.sql import functions as F
+
+        inputs = [f for f in features if f.dataType.typeName() in _NUMERIC | _CATEGORICAL][:MAX_LANDMARK_FEATURES]
+        if not inputs:
+            return []
+        target = F.col(_quoted(self.target[1].name)).cast("string")  # type: ignore[index]
+        collected = df.select(*[F.col(_quoted(f.name)) for f in inputs], target).limit(LANDMARK_ROWS).collect()
+        kinds = [f.dataType.typeName() in _NUMERIC for f in inputs]
+        numeric = np.full((len(collected), sum(kinds)), np.nan)
+        categorical = np.full((len(collected), len(inputs) - sum(kinds)), -1, dtype=np.int64)
+        codes: list[dict[Any, int]] = [{} for _ in range(categorical.shape[1])]  # per column: value -> code
+        for position, row in enumerate(collected):
+            at_numeric = at_categorical = 0
+            for value, is_numeric in zip(row[:-1], kinds, strict=True):
+                if is_numeric:
+                    numeric[position, at_numeric] = np.nan if value is None else float(value)
+                    at_numeric += 1
+                else:
+                    seen = codes[at_categorical]
+                    categorical[position, at_categorical] = -1 if value is None else seen.setdefault(value, len(seen))
+                    at_categorical += 1
+        code_of = {value: code for code, value in enumerate(classes)}
+        target = np.array([code_of.get(row[-1], np.nan) for row in collected], dtype=np.float64)
+        return sample_landmark_statistics(
+            numeric=numeric, categorical=categorical, target=target, categorical_target=True
+        )
 
 
 def _estimated_rows(df: Any) -> int | None:
