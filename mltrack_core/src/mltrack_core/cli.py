@@ -412,6 +412,87 @@ def _exclusions(board: Any) -> Text | None:
     return _cell("\n".join(_cut(line, LONGEST_VALUE) for line in lines))
 
 
+@main.command("recommend")
+@click.option("--dataset", required=True, metavar="ID", help="The dataset to recommend configurations for.")
+@click.option("--metric", required=True, help="The metric to do well on (only evaluations of it count).")
+@click.option(
+    "--procedure",
+    help="Only evaluations with this procedure (default: the task's, else the one most similar datasets' use).",
+)
+@click.option("--top", default=5, show_default=True, type=click.IntRange(1, MAX_COUNT), help="How many to recommend.")
+@click.option(
+    "--neighbours",
+    default=10,
+    show_default=True,
+    type=click.IntRange(1, MAX_COUNT),
+    help="How many similar datasets to learn from.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (every piece of evidence) instead of tables.")
+@click.pass_obj
+def recommend(
+    state: _State, dataset: str, metric: str, procedure: str | None, top: int, neighbours: int, as_json: bool
+) -> None:
+    """Recommend algorithms and configurations for a dataset, from how they did on similar datasets.
+
+    Similar datasets are found by their meta-features; each recommendation
+    shows the evidence behind it and how confident the ranking is. With no
+    history to learn from, the answer says so (exit status 0).
+    """
+    found = state.reader.recommend(dataset, metric, top, procedure=procedure, neighbours=neighbours)
+    if as_json:
+        _emit_json(found.to_json())
+        return
+    console = _console()
+    for note in found.notes:
+        console.print(_cell(f"note: {note}", LONGEST_VALUE))
+    if not found.items:
+        return
+    console.print(_recommendations_table(found))
+    console.print(_neighbours_table(found))
+
+
+def _recommendations_table(found: Any) -> Table:
+    task = found.task
+    direction = "higher is better" if found.greater_is_better else "lower is better"
+    title = (
+        f"recommended for {task.dataset}: {task.metric} ({direction}; procedure {task.procedure or 'unspecified'}); "
+        f"confidence {found.confidence}"
+    )
+    table = Table(title=_cell(title), title_justify="left")
+    for column in ("rank", "algorithm", "non-default hyperparameters", "expected", "confidence", "evidence"):
+        table.add_column(column, overflow="fold")
+    for item in found.items:
+        changed = ", ".join(f"{p.name}={dumps(_abridged(p.value))}" for p in item.hyperparameters if p.non_default)
+        evidence = "; ".join(
+            f"{e.name or e.dataset} (similarity {e.similarity:.2f}): {e.value:.4g}" for e in item.evidence[:3]
+        )
+        if len(item.evidence) > 3:
+            evidence += f"; and {len(item.evidence) - 3} more"
+        table.add_row(
+            str(item.rank),
+            _cell(item.learning_algorithm, LONGEST_VALUE),
+            _cell(changed or "(the defaults)", LONGEST_VALUE),
+            f"{item.expected:.2f}",
+            _cell(f"{item.confidence}: {item.reason}", LONGEST_VALUE),
+            _cell(evidence, LONGEST_VALUE),
+        )
+    return table
+
+
+def _neighbours_table(found: Any) -> Table:
+    table = Table(title="similar datasets learnt from", title_justify="left")
+    for column in ("dataset", "name", "similarity", "evaluations"):
+        table.add_column(column, overflow="fold")
+    for neighbour in found.neighbours:
+        table.add_row(
+            _cell(neighbour.dataset, LONGEST_VALUE),
+            _cell(neighbour.name or "", LONGEST_VALUE),
+            f"{neighbour.similarity:.2f}",
+            str(neighbour.evaluations),
+        )
+    return table
+
+
 EXPORT_FORMATS = ("ml-experiments-schema", "openlineage", "prov")
 
 

@@ -73,6 +73,7 @@ if TYPE_CHECKING:
     from mltrack_core.artifacts import ArtifactStore
     from mltrack_core.lineage import Comparability, Leaderboard, Lineage, ModelDiff
     from mltrack_core.plugin.manager import PluginManager
+    from mltrack_core.recommend import FactCache, Recommendations
 
 __all__ = ["Tracker", "connect", "default_uri", "get_tracker", "resolve_uri", "set_tracker"]
 
@@ -214,6 +215,7 @@ class Tracker:
         self._read_cache = LruCache(_READ_CACHE_SIZE)  # stored entities are write-once: a copy never goes stale
         self._series_cache = LruCache(_SERIES_CACHE_POINTS)  # ended runs only: they cannot change
         self._summary_cache = LruCache(_SUMMARY_CACHE_SIZE)  # ended runs only
+        self._recommend_cache: FactCache | None = None  # what recommend read of write-once entities
         self._writer: PointWriter | None = None
         self._deferred: DeferredWriter | None = None
         self._lock = threading.Lock()
@@ -816,6 +818,48 @@ class Tracker:
 
         self._settle()
         return rank(self, _id_of(dataset), metric, procedure=procedure, limit=limit)
+
+    def recommend(
+        self,
+        dataset: Dataset | str,
+        metric: str,
+        k: int = 5,
+        *,
+        procedure: str | None = None,
+        neighbours: int | None = None,
+    ) -> Recommendations:
+        """The ``k`` configurations most likely to do well on ``dataset``, learnt from similar datasets' evaluations.
+
+        ``dataset`` may be stored (an id or entity) or not (a :class:`Dataset`
+        described from data, with its meta-features). Only evaluations of
+        ``metric`` with one procedure count (``procedure``, else the dataset's
+        task's, else the one most evaluations of the ``neighbours`` (default
+        10) most similar datasets used). Each recommendation names its evidence and a
+        confidence; with nothing to learn from, the answer has no items and a
+        note that says why. See :mod:`mltrack_core.recommend`.
+
+        Raises:
+            SchemaError: an argument has the wrong type or value.
+            NotFoundError: ``dataset`` is an id no stored dataset has.
+        """
+        from mltrack_core.recommend import DEFAULT_NEIGHBOURS, FactCache, recommend
+
+        self._settle()
+        if not isinstance(dataset, Dataset):
+            if not isinstance(dataset, str):
+                raise SchemaError(f"recommend: dataset must be a Dataset or its id, not {dataset!r:.60}")
+            dataset = self.get(dataset, "dataset")  # type: ignore[assignment]
+        if self._recommend_cache is None:
+            self._recommend_cache = FactCache()
+        return recommend(
+            self,
+            dataset,
+            metric,
+            k=k,
+            procedure=procedure,
+            neighbours=DEFAULT_NEIGHBOURS if neighbours is None else neighbours,  # type: ignore[arg-type]
+            cache=self._recommend_cache,
+        )
 
     def diff(self, a: Model | str, b: Model | str) -> ModelDiff:
         """What differs between two models: hyperparameters, transforms, training data, environment."""
