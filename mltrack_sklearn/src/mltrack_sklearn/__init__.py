@@ -18,6 +18,8 @@ i.e. ``$MLTRACK_URI`` or the embedded store):
   row count, a content fingerprint (``XXH3-128`` digest of the data's memory, without copying
   it), the target column, and statistics and histograms computed on at most 10,000
   evenly spaced rows. Fitting again on the same data reuses the stored dataset.
+  The same sample gives its meta-features (``meta.*``: size, feature types, missing
+  values, classes, and landmarkers learnt on at most 1,000 rows; see :mod:`mltrack_core.metafeatures`).
 * a **training run** (started before the fit, FINISHED or FAILED after it);
 * the fitted **model**: ``learning_algorithm`` (the final step), every
   hyperparameter of every step named as in ``get_params(deep=True)``, typed, with
@@ -97,6 +99,15 @@ Cross-validation provenance
     ``TrackedPipeline`` are not recorded one by one (they are what these
     functions record); the search's refit on all the data is.
 
+Warm start from the history
+    :func:`warm_start` reorders a search's grid so that the configurations that
+    did best on similar datasets of the store come first (see
+    :meth:`mltrack_core.Tracker.recommend`)::
+
+        grid = warm_start({"C": [0.1, 1, 10], "kernel": ["rbf", "linear"]}, X, y, estimator=SVC())
+        GridSearchCV(SVC(), grid, scoring="accuracy").fit(X, y)     # or warm_start(..., limit=3) on a budget
+        grid.recommendations                                         # why: similar datasets, evidence, confidence
+
 Serialized models
     ``tracker.track_model(fitted_estimator, trained_on=..., serialize=True)``
     pickles the estimator into the tracker's artifact store and records the
@@ -158,6 +169,7 @@ __all__ = [
     "supported_versions",
     "track_evaluation",
     "track_search",
+    "warm_start",
 ]
 
 _LOCATIONS = {
@@ -166,6 +178,7 @@ _LOCATIONS = {
     "track_search": "mltrack_sklearn.tuning",
     "track_evaluation": "mltrack_sklearn.evaluation",
     "load_model": "mltrack_sklearn.serialize",
+    "warm_start": "mltrack_sklearn.warmstart",
 }
 
 
