@@ -348,8 +348,12 @@ class _History:
         self.children: dict[str, list[str]] = defaultdict(list)
         self._stated_directions: set[bool] = set()
         ids = tracker.find_ids("dataset")
-        self._read_datasets(ids)
+        self.ids = set(ids)
         self._read_parents(ids)
+        # meta-features are looked for on roots first, and on derived datasets only of roots without them
+        self._read_datasets([id_ for id_ in ids if id_ not in self.parent])
+        bare = [id_ for id_, facts in self.datasets.items() if not facts.meta]
+        self._read_datasets([id_ for id_ in self.descendants(bare) if id_ not in self.datasets])
 
     def _read_parents(self, ids: list[str]) -> None:
         """Each dataset's first parent (``derived_from``), from the store's links: no document is read."""
@@ -382,7 +386,7 @@ class _History:
                 else:
                     facts = _DatasetFacts(None, None, {})
                 known[id_] = facts
-        self.datasets = {id_: known[id_] for id_ in ids if id_ in known}
+        self.datasets.update((id_, known[id_]) for id_ in ids if id_ in known)
 
     def _named(self, id_: str) -> _DatasetFacts:
         """The facts of ``id_`` with its name and fingerprint, which are not kept for datasets without meta-features."""
@@ -396,7 +400,7 @@ class _History:
         """The dataset ``dataset`` was (transitively) derived from: its first stored parent's first parent, ..."""
         if isinstance(dataset, Dataset):
             current = dataset.id
-            parent = next((id_ for id_ in dataset.derived_from if id_ in self.datasets), None)
+            parent = next((id_ for id_ in dataset.derived_from if id_ in self.ids), None)
         else:
             current, parent = dataset, self.parent.get(dataset)
         seen = {current}
