@@ -178,13 +178,14 @@ def demo(session: nox.Session) -> None:
 
 @nox.session(default=False)
 def benchmarks(session: nox.Session) -> None:
-    """Print the speed figures: core, scikit-learn overhead, consumers, interop, the server, the dashboard."""
+    """Print the speed figures: core, scikit-learn overhead, consumers, interop, server, dashboard, recommend."""
     session.install(
         f"{CORE}[server,postgresql,mlflow,openlineage,prov]",
         f"{SKLEARN}[instruments]",
         f"{SPARK}[instruments]",
         "pytest",
         "playwright>=1.45",  # drives Debian's chromium for ui_bench.py (no browser download)
+        "liac-arff",  # reads the OpenML ARFF files in scikit-learn's wheel for recommend_bench.py
         env=COMPILE_BYTECODE,
     )
     session.run("python", "benchmarks/core_bench.py", *session.posargs)
@@ -195,6 +196,7 @@ def benchmarks(session: nox.Session) -> None:
     session.run("python", "benchmarks/spark_bench.py")
     session.run(".ci/postgresql.sh", "run", "--durable", "--", "python", "benchmarks/server_bench.py", external=True)
     session.run("python", "benchmarks/ui_bench.py")
+    session.run("python", "benchmarks/recommend_bench.py", "--quick")  # the full run: about 13 minutes
 
 
 @nox.session(python="3.11", default=False)
