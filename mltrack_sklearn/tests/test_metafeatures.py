@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 import pytest
@@ -140,16 +139,14 @@ def test_sparse_and_wide_data(cancer):
     assert wide["meta.landmark.one_nn"] > 0.85
 
 
-def test_meta_feature_statistics_cost_on_a_bounded_sample():
+def test_a_sample_as_large_as_the_landmarkers_take_gives_every_meta_feature():
     rng = np.random.default_rng(3)
     numeric = rng.normal(size=(LANDMARK_ROWS, 100))
     target = (numeric[:, 0] > 0).astype(np.float64)
-    start = time.perf_counter()
     found = meta_feature_statistics(rows=LANDMARK_ROWS, numeric=numeric, categorical=np.empty((LANDMARK_ROWS, 0)),
                                     target=target)  # fmt: skip
-    elapsed = time.perf_counter() - start
-    assert [s.name for s in found] == list(META_FEATURES)
-    assert elapsed < 2.0  # ~30 ms measured; a generous bound against a busy machine
+    assert [s.name for s in found] == list(META_FEATURES)  # its cost: benchmarks/recommend_bench.py
+    assert {s.name: s.value for s in found}["meta.landmark.stump"] > 0.9  # the label is one feature's sign
 
 
 def test_a_tracked_fit_records_the_meta_features(tracker, iris):

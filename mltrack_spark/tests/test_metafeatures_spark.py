@@ -28,7 +28,7 @@ def test_meta_features_of_a_classification_and_a_regression_target(spark, ticket
     found = meta_features(labelled)
     counts = Counter(row["label"] for row in rows)
     assert found["meta.rows"] == 48 and found["meta.features"] == 4
-    assert found["meta.numeric_share"] == 0.5 and found["meta.categorical_share"] == 0.5  # wait, previous | texts
+    assert found["meta.numeric_share"] == 0.5 and found["meta.categorical_share"] == 0.5  # 2 numbers, 2 texts
     assert found["meta.missing_ratio"] == pytest.approx(2 / (48 * 4))  # one null and one NaN in "wait"
     assert found["meta.classes"] == 2
     assert found["meta.class_entropy"] == pytest.approx(-sum(c / 48 * math.log2(c / 48) for c in counts.values()))
@@ -50,4 +50,3 @@ def test_meta_features_of_a_classification_and_a_regression_target(spark, ticket
     _, unlabelled_jobs = _described(spark, tickets, "meta-none")
     assert regression_jobs == unlabelled_jobs  # the class counts ride on pass 2
     assert jobs > unlabelled_jobs  # the landmarkers' head, collected for a classification target only
-    print(f"jobs: {unlabelled_jobs} without target, {regression_jobs} regression, {jobs} classification; {found}")
