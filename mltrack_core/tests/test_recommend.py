@@ -13,7 +13,7 @@ from mltrack_core.cli import main
 from mltrack_core.importers.openml import import_openml
 from mltrack_core.recommend import Task, configuration_key, configuration_of, task_of
 
-OPENML = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "openml"
+OPENML = Path(__file__).resolve().parent / "fixtures" / "openml"  # the shared OpenML fixtures, vendored
 CV = "5-fold cross-validation"
 
 SMALL_BINARY = {"meta.rows": 150, "meta.features": 4, "meta.classes": 2, "meta.landmark.one_nn": 0.95}
