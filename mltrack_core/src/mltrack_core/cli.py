@@ -422,15 +422,13 @@ def _exclusions(board: Any) -> Text | None:
 @click.option("--top", default=5, show_default=True, type=click.IntRange(1, MAX_COUNT), help="How many to recommend.")
 @click.option(
     "--neighbours",
-    default=10,
-    show_default=True,
     type=click.IntRange(1, MAX_COUNT),
-    help="How many similar datasets to learn from.",
+    help="How many similar datasets to learn from (default: 5, the tracker's).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (every piece of evidence) instead of tables.")
 @click.pass_obj
 def recommend(
-    state: _State, dataset: str, metric: str, procedure: str | None, top: int, neighbours: int, as_json: bool
+    state: _State, dataset: str, metric: str, procedure: str | None, top: int, neighbours: int | None, as_json: bool
 ) -> None:
     """Recommend algorithms and configurations for a dataset, from how they did on similar datasets.
 
