@@ -400,7 +400,12 @@ def _direction(metric: str, evaluations: list[dict[str, Any]]) -> bool:
         for score in evaluation.get("scores", ())
         if score["metric"] == metric and score.get("greater_is_better") is not None
     }
-    return stated.pop() if len(stated) == 1 else greater_is_better(metric)
+    return stated_direction(metric, stated)
+
+
+def stated_direction(metric: str, stated: set[bool]) -> bool:
+    """The direction the scores of ``metric`` state (``stated``) when they agree, else the metric's own by its name."""
+    return next(iter(stated)) if len(stated) == 1 else greater_is_better(metric)
 
 
 # ---------------------------------------------------------------- model differences

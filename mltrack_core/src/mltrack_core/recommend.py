@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from mltrack_core.errors import SchemaError
-from mltrack_core.lineage import greater_is_better
+from mltrack_core.lineage import greater_is_better, stated_direction
 from mltrack_core.metafeatures import meta_features, meta_features_of_document
 from mltrack_core.schema import Dataset, Parameter, metric_name
 
@@ -62,7 +62,7 @@ _TRAINING_DATA_ESTIMATES = ("resubstitution", "training part of")
 _PAGE = 2_000
 _MAX_DERIVATION_DEPTH = 3
 _EVIDENCE_SHOWN = 5
-_LOG_SCALED = {"meta.rows", "meta.features", "meta.classes", "meta.landmark_rows"}
+_LOG_SCALED = {"meta.rows", "meta.features", "meta.classes"}
 _NOT_COMPARED = {"meta.landmark_rows"}
 
 
@@ -486,8 +486,7 @@ class _History:
 
     def direction(self, metric: str) -> bool:
         """The direction the evaluations' scores state when they agree, else the metric's own (as leaderboards do)."""
-        stated = self._stated_directions
-        return next(iter(stated)) if len(stated) == 1 else greater_is_better(metric)
+        return stated_direction(metric, self._stated_directions)
 
 
 # ---------------------------------------------------------------- similarity
