@@ -834,7 +834,7 @@ class Tracker:
         described from data, with its meta-features). Only evaluations of
         ``metric`` with one procedure count (``procedure``, else the dataset's
         task's, else the one most evaluations of the ``neighbours`` (default
-        10) most similar datasets used). Each recommendation names its evidence and a
+        5) most similar datasets used). Each recommendation names its evidence and a
         confidence; with nothing to learn from, the answer has no items and a
         note that says why. See :mod:`mltrack_core.recommend`.
 
@@ -925,6 +925,8 @@ class Tracker:
         if isinstance(reference, Dataset):
             if self._deferring():  # stored, or stored off the caller's path, before what names it
                 self.defer(f"dataset {reference.id}", lambda: self._dataset(reference, field_name))
+                return reference
+            if self._read_cache.get(reference.id) is not None:  # stored (write-once): no need to ask the store
                 return reference
             self._settle()
             if not self.store.get([reference.id]):

@@ -32,8 +32,17 @@ def _read_message(stream: BinaryIO) -> bytes | None:
     return head + (stream.read(length) if length else b"")
 
 
+def _origin_form(request: bytes) -> bytes:
+    """The request as a forward proxy passes it on: ``POST http://host/path`` becomes ``POST /path``."""
+    method, _, rest = request.partition(b" ")
+    if not rest.startswith((b"http://", b"https://")):
+        return request
+    target = rest.split(b"://", 1)[1]
+    return method + b" /" + target.partition(b"/")[2]
+
+
 class LossyProxy:
-    """Forwards connections to ``127.0.0.1:target_port``; :meth:`lose` drops the answer to a chosen request."""
+    """Forwards connections to ``127.0.0.1:target_port`` (also as a forward proxy); :meth:`lose` drops an answer."""
 
     def __init__(self, target_port: int) -> None:
         self.target_port = target_port
@@ -96,7 +105,7 @@ class LossyProxy:
                         self._cut.remove(cut)
                 if never_sent is not None:
                     return  # the connection breaks before the request reaches the server
-                upstream.sendall(request)
+                upstream.sendall(_origin_form(request))
                 answer = _read_message(from_server)
                 if answer is None or dropped is not None:
                     return  # the server did the work; the client never hears of it

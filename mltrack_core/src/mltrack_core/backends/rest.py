@@ -6,7 +6,9 @@ for a server behind a reverse proxy). The bearer token comes from
 ``MLTRACK_TOKEN``, or from the URI: ``https://TOKEN@host`` (or
 ``https://any-name:TOKEN@host``); it is never part of ``tracker.uri``.
 
-Requests go through one keep-alive :class:`requests.Session`. Metric points
+Requests go through one keep-alive :class:`requests.Session`; the proxy and
+CA-bundle settings of the environment are read once, when the client is made
+(see :func:`_settle_environment`). Metric points
 travel in the batches the tracker's background writer makes. Transient
 failures (connection refused or dropped, timeouts, 502/503/504) are retried
 with exponential backoff, which is safe because creating an entity again is a
@@ -151,6 +153,7 @@ class RestStore:
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
         self._session.headers.update({"Content-Type": "application/json", "User-Agent": "mltrack-rest-client/1"})
+        _settle_environment(self._session, self.uri)
         if self._token:
             self._session.headers["Authorization"] = f"Bearer {self._token}"
         self.spool: Spool = spool_of(self.uri, spool_folder)
@@ -577,6 +580,22 @@ def _without_credentials(uri: str) -> str:
     if "@" not in parts.netloc:
         return uri
     return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
+def _settle_environment(session: requests.Session, uri: str) -> None:
+    """Read the proxy and CA-bundle settings of the environment once, for every request of ``session``.
+
+    requests reads them again on every call (a third of the client's CPU per request): the
+    variables it honours (``HTTPS_PROXY``, ``HTTP_PROXY``, ``ALL_PROXY``, ``NO_PROXY``,
+    ``REQUESTS_CA_BUNDLE``, ``CURL_CA_BUNDLE``) are read here, when the client is made, instead.
+    """
+    import requests.utils
+
+    session.proxies.update(requests.utils.get_environ_proxies(uri))
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    if bundle:
+        session.verify = bundle
+    session.trust_env = False
 
 
 def _canonical(document: dict[str, Any]) -> str:
