@@ -15,7 +15,7 @@ import json
 import math
 import re
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -28,6 +28,7 @@ from mltrack_core.schema import (
     Model,
     Parameter,
     Transform,
+    float_from_json,
     json_safe,
     metric_name,
 )
@@ -123,6 +124,14 @@ class Lineage:
             "edges": [{"source": e.source, "relation": e.relation, "target": e.target} for e in self.edges],
         }
 
+    @classmethod
+    def from_json(cls, answer: Mapping[str, Any], get_many: Callable[..., Mapping[str, Entity]]) -> Lineage:
+        """The lineage a server answered (:meth:`to_json`), its nodes read with ``get_many`` in one call."""
+        depth_of = {node["id"]: node["depth"] for node in answer["nodes"]}
+        nodes = get_many(list(depth_of), with_scores=False)
+        edges = tuple(Link(edge["source"], edge["relation"], edge["target"]) for edge in answer["edges"])
+        return cls(answer["root"], answer["direction"], nodes, edges, depth_of)
+
     def tree_lines(self) -> list[str]:
         """The lineage as indented text lines, one per path step (shared entities shown once in full)."""
         children: dict[str, list[tuple[str, str]]] = {}
@@ -148,12 +157,17 @@ class Lineage:
         return lines
 
 
-def trace(tracker: Tracker, root: str, direction: str, depth: int | None) -> Lineage:
-    """Breadth-first walk of the lineage graph from ``root``, one store query per level."""
+def check_trace_arguments(direction: Any, depth: Any) -> None:
+    """Raises SchemaError unless ``direction`` is upstream or downstream and ``depth`` None or a count."""
     if direction not in ("upstream", "downstream"):
         raise SchemaError(f"direction must be 'upstream' or 'downstream', not {direction!r}")
-    if depth is not None and depth < 0:
-        raise SchemaError(f"depth must be a non-negative number of steps, not {depth}")
+    if depth is not None and (isinstance(depth, bool) or not isinstance(depth, int) or depth < 0):
+        raise SchemaError(f"depth must be a non-negative number of steps, not {depth!r:.60}")
+
+
+def trace(tracker: Tracker, root: str, direction: str, depth: int | None) -> Lineage:
+    """Breadth-first walk of the lineage graph from ``root``, one store query per level."""
+    check_trace_arguments(direction, depth)
     if root not in tracker.get_many([root], with_scores=False):  # a run's points are not needed here
         tracker.get(root)  # raises NotFoundError with a helpful message
     depth_of = {root: 0}
@@ -187,6 +201,11 @@ class Comparability:
 
     def __bool__(self) -> bool:
         return self.comparable
+
+    @classmethod
+    def from_json(cls, answer: Mapping[str, Any]) -> Comparability:
+        """The answer a server gave (``{comparable, reasons, metrics}``)."""
+        return cls(answer["comparable"], tuple(answer["reasons"]), tuple(answer["metrics"]))
 
 
 def same_data(a: Dataset, b: Dataset) -> bool:
@@ -291,6 +310,26 @@ class Leaderboard:
             "metrics": list(self.metrics),
         }
 
+    @classmethod
+    def from_json(cls, answer: Mapping[str, Any], get_many: Callable[..., Mapping[str, Entity]]) -> Leaderboard:
+        """The leaderboard a server ranked (:meth:`to_json`); its dataset and entries are read with one ``get_many``."""
+        rows = answer["entries"]
+        ids = [answer["dataset"], *(row["evaluation"] for row in rows), *(row["model"] for row in rows)]
+        found = get_many(list(dict.fromkeys(ids)))
+        entries = tuple(
+            LeaderboardEntry(row["rank"], float_from_json(row["value"]), found[row["evaluation"]], found[row["model"]])  # type: ignore[arg-type]
+            for row in rows
+        )
+        return cls(
+            dataset=found[answer["dataset"]],  # type: ignore[arg-type]
+            metric=answer["metric"],
+            procedure=answer["procedure"],
+            greater_is_better=answer["greater_is_better"],
+            entries=entries,
+            excluded=tuple((row["evaluation"], row["reason"]) for row in answer["excluded"]),
+            metrics=tuple(answer["metrics"]),
+        )
+
 
 def rank(tracker: Tracker, dataset_id: str, metric: str, *, procedure: str | None, limit: int | None) -> Leaderboard:
     """The leaderboard of ``metric`` on the data of ``dataset_id``.
@@ -302,7 +341,7 @@ def rank(tracker: Tracker, dataset_id: str, metric: str, *, procedure: str | Non
         SchemaError: an argument has the wrong type or value.
         NotFoundError: ``dataset_id`` is not a stored dataset.
     """
-    _check_leaderboard_arguments(dataset_id, metric, procedure, limit)
+    check_leaderboard_arguments(dataset_id, metric, procedure, limit)
     dataset = _get_of_kind(tracker, dataset_id, "dataset")
     assert isinstance(dataset, Dataset)
     dataset_ids = [dataset.id]
@@ -346,7 +385,7 @@ def rank(tracker: Tracker, dataset_id: str, metric: str, *, procedure: str | Non
     return Leaderboard(dataset, metric, procedure, higher, entries, tuple(excluded), tuple(metrics))
 
 
-def _check_leaderboard_arguments(dataset_id: Any, metric: Any, procedure: Any, limit: Any) -> None:
+def check_leaderboard_arguments(dataset_id: Any, metric: Any, procedure: Any, limit: Any) -> None:
     if not isinstance(dataset_id, str):
         raise SchemaError(f"leaderboard: dataset must be a dataset or its id, not {dataset_id!r:.60}")
     metric_name(metric, "leaderboard: metric")
@@ -445,6 +484,24 @@ class ModelDiff:
                 for name, section in self.sections().items()
             },
         }
+
+    @classmethod
+    def from_json(cls, answer: Mapping[str, Any], get_many: Callable[..., Mapping[str, Entity]]) -> ModelDiff:
+        """The differences a server found (:meth:`to_json`); the two models are read with one ``get_many``."""
+        models = get_many([answer["a"], answer["b"]])
+
+        def section(name: str) -> dict[str, tuple[Any, Any]]:
+            return {key: (pair["a"], pair["b"]) for key, pair in answer[name].items()}
+
+        return cls(
+            a=models[answer["a"]],  # type: ignore[arg-type]
+            b=models[answer["b"]],  # type: ignore[arg-type]
+            hyperparameters=section("hyperparameters"),
+            transforms=section("transforms"),
+            training_data=section("training_data"),
+            environment=section("environment"),
+            model=section("model"),
+        )
 
 
 _MISSING = None

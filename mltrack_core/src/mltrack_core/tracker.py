@@ -798,25 +798,36 @@ class Tracker:
         self, id: str | Entity, direction: Literal["upstream", "downstream"] = "upstream", depth: int | None = None
     ) -> Lineage:
         """What ``id`` was derived from (upstream) or what was derived from it (downstream)."""
-        from mltrack_core.lineage import trace
+        from mltrack_core.lineage import Lineage, check_trace_arguments, trace
 
         self._settle()
+        served = getattr(self.store, "lineage", None)
+        if served is not None:  # the store walks the graph where it is (a server): one request, not one per level
+            check_trace_arguments(direction, depth)
+            return Lineage.from_json(served(_id_of(id), direction, depth), self.get_many)
         return trace(self, _id_of(id), direction, depth)
 
     def comparable(self, a: Evaluation | str, b: Evaluation | str, metric: str | None = None) -> Comparability:
         """Whether two evaluations can be compared (same data, metric and procedure), with the reasons if not."""
-        from mltrack_core.lineage import compare_evaluations
+        from mltrack_core.lineage import Comparability, compare_evaluations
 
         self._settle()
+        served = getattr(self.store, "comparable", None)
+        if served is not None:
+            return Comparability.from_json(served(_id_of(a), _id_of(b), metric))
         return compare_evaluations(self, _id_of(a), _id_of(b), metric)
 
     def leaderboard(
         self, dataset: Dataset | str, metric: str, *, procedure: str | None = None, limit: int | None = None
     ) -> Leaderboard:
         """Evaluations on ``dataset`` (or the same data) by ``metric``, best first, mutually comparable."""
-        from mltrack_core.lineage import rank
+        from mltrack_core.lineage import Leaderboard, check_leaderboard_arguments, rank
 
         self._settle()
+        served = getattr(self.store, "leaderboard", None)
+        if served is not None:  # ranked where the evaluations are (a server): only the entries travel
+            check_leaderboard_arguments(_id_of(dataset), metric, procedure, limit)
+            return Leaderboard.from_json(served(_id_of(dataset), metric, procedure, limit), self.get_many)
         return rank(self, _id_of(dataset), metric, procedure=procedure, limit=limit)
 
     def recommend(
@@ -863,9 +874,12 @@ class Tracker:
 
     def diff(self, a: Model | str, b: Model | str) -> ModelDiff:
         """What differs between two models: hyperparameters, transforms, training data, environment."""
-        from mltrack_core.lineage import diff_models
+        from mltrack_core.lineage import ModelDiff, diff_models
 
         self._settle()
+        served = getattr(self.store, "diff", None)
+        if served is not None:
+            return ModelDiff.from_json(served(_id_of(a), _id_of(b)), self.get_many)
         return diff_models(self, _id_of(a), _id_of(b))
 
     # ------------------------------------------------------------ internals

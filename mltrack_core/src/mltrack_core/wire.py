@@ -31,8 +31,12 @@ from mltrack_core.store import Query
 
 __all__ = [
     "API_VERSION",
+    "COMPARABLE",
+    "DIFF",
     "END_RUN",
     "ENTITIES",
+    "LEADERBOARD",
+    "LINEAGE",
     "LINKS",
     "LOOKUP",
     "POINTS",
@@ -68,6 +72,10 @@ RUN_SERIES = "/v1/runs/{run_id}/series"
 RUN_METRICS = "/v1/runs/{run_id}/metrics"
 RUN_EVENTS = "/v1/runs/{run_id}/events"
 RUN_SUMMARIES = "/v1/runs/summaries"
+LINEAGE = "/v1/entities/{entity_id}/lineage"
+COMPARABLE = "/v1/evaluations/{a}/comparable/{b}"
+LEADERBOARD = "/v1/datasets/{dataset_id}/leaderboard"
+DIFF = "/v1/models/{a}/diff/{b}"
 
 
 def path(template: str, **ids: str) -> str:

@@ -280,6 +280,26 @@ class RestStore:
             if summaries
         }
 
+    # ------------------------------------------------------------ the optional queries, answered where the data is
+
+    def leaderboard(self, dataset_id: str, metric: str, procedure: str | None, limit: int | None) -> dict[str, Any]:
+        """The leaderboard the server ranks (``GET /v1/datasets/{id}/leaderboard``), as its JSON answer."""
+        query = _query_string(metric=metric, procedure=procedure, limit=limit)
+        return self._read("GET", wire.path(wire.LEADERBOARD, dataset_id=dataset_id) + query)
+
+    def lineage(self, root: str, direction: str, depth: int | None) -> dict[str, Any]:
+        """The lineage the server walks (``GET /v1/entities/{id}/lineage``), as its JSON answer."""
+        query = _query_string(direction=direction, depth=depth)
+        return self._read("GET", wire.path(wire.LINEAGE, entity_id=root) + query)
+
+    def comparable(self, a: str, b: str, metric: str | None) -> dict[str, Any]:
+        """Whether the server finds two evaluations comparable (``GET /v1/evaluations/{a}/comparable/{b}``)."""
+        return self._read("GET", wire.path(wire.COMPARABLE, a=a, b=b) + _query_string(metric=metric))
+
+    def diff(self, a: str, b: str) -> dict[str, Any]:
+        """What the server finds different between two models (``GET /v1/models/{a}/diff/{b}``)."""
+        return self._read("GET", wire.path(wire.DIFF, a=a, b=b))
+
     # ------------------------------------------------------------ the spool
 
     def sync(self, wait: float = 60.0) -> SyncResult:
@@ -580,6 +600,19 @@ def _without_credentials(uri: str) -> str:
     if "@" not in parts.netloc:
         return uri
     return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
+def _query_string(**parameters: Any) -> str:
+    """``?name=value&...`` of the parameters that are not None ('' when none is).
+
+    Raises:
+        SchemaError: a value is text that is not valid Unicode (a lone surrogate): no server can be asked it.
+    """
+    given = {name: value for name, value in parameters.items() if value is not None}
+    try:
+        return "?" + urlencode(given) if given else ""
+    except UnicodeEncodeError as exc:
+        raise SchemaError(f"{exc.object!r:.80} is not valid Unicode text") from None
 
 
 def _settle_environment(session: requests.Session, uri: str) -> None:

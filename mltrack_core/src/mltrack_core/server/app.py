@@ -790,7 +790,7 @@ def _add_routes(app: FastAPI) -> None:
         return JsonResponse({"scores": _tracker(request).store.scores(_possible(body.datasets), body.metric)})
 
     @app.get(
-        "/v1/entities/{entity_id}/lineage",
+        wire.LINEAGE,
         tags=["lineage"],
         response_model=models.LineageOut,
         summary="Lineage of an entity",
@@ -806,7 +806,7 @@ def _add_routes(app: FastAPI) -> None:
         return JsonResponse(_tracker(request).lineage(_path_id(entity_id), direction, depth).to_json())
 
     @app.get(
-        "/v1/evaluations/{a}/comparable/{b}",
+        wire.COMPARABLE,
         tags=["lineage"],
         response_model=models.ComparableOut,
         summary="Can two evaluations be compared",
@@ -817,7 +817,7 @@ def _add_routes(app: FastAPI) -> None:
         return JsonResponse({"comparable": answer.comparable, "reasons": answer.reasons, "metrics": answer.metrics})
 
     @app.get(
-        "/v1/datasets/{dataset_id}/leaderboard",
+        wire.LEADERBOARD,
         tags=["lineage"],
         response_model=models.LeaderboardOut,
         summary="Leaderboard on a dataset",
@@ -835,7 +835,7 @@ def _add_routes(app: FastAPI) -> None:
         return JsonResponse(board.to_json())
 
     @app.get(
-        "/v1/models/{a}/diff/{b}",
+        wire.DIFF,
         tags=["lineage"],
         response_model=models.DiffOut,
         summary="What differs between two models",
