@@ -97,7 +97,7 @@ class ServerProcess:
     def _answers(self, url: str) -> bool:
         try:
             return requests.get(f"{url}/v1/health", timeout=2).status_code in (200, 401)
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # worker processes may still be starting
             return False
 
     def log_text(self) -> str:

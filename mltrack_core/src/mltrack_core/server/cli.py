@@ -29,6 +29,7 @@ DEFAULT_PORT = 8686
 DEFAULT_UI_PORT = 8687
 _APP = "mltrack_core.server.app:app_from_environment"
 _LOG_LEVELS = ("debug", "info", "warning", "error")
+_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 def _is_loopback(host: str) -> bool:
@@ -71,6 +72,14 @@ def _is_loopback(host: str) -> bool:
     is_flag=True,
     help="Serve without tokens on a non-loopback address (anyone who reaches it may read and write).",
 )
+@click.option(
+    "--workers",
+    envvar="MLTRACK_SERVER_WORKERS",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 256),
+    help="Server processes sharing the port, each with its own connection to the store (not for memory://).",
+)
 @click.option("--log-level", type=click.Choice(_LOG_LEVELS), default="info", show_default=True)
 def server(
     store: str | None,
@@ -79,14 +88,18 @@ def server(
     tokens_file: Path | None,
     max_body: str,
     allow_anonymous: bool,
+    workers: int,
     log_level: str,
 ) -> None:
-    """Serve the mltrack REST API over a store; clients use MLTRACK_URI=http://HOST:PORT."""
-    logging.basicConfig(
-        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
+    """Serve the mltrack REST API over a store; clients use MLTRACK_URI=http://HOST:PORT.
+
+    With --workers N, N processes serve the port (a supervisor restarts one that dies, and stops them all on
+    SIGTERM or Ctrl-C). They keep no state of their own: over PostgreSQL, servers on several machines can also
+    share one store behind a load balancer. Over SQLite the processes take turns at writing.
+    """
+    logging.basicConfig(level=log_level.upper(), format=_LOG_FORMAT, stream=sys.stderr)
     try:
-        _serve(store, host, port, tokens_file, max_body, allow_anonymous, log_level)
+        _serve(store, host, port, tokens_file, max_body, allow_anonymous, log_level, workers=workers)
     except MltrackError as exc:
         raise click.ClickException(str(exc)) from exc
 
@@ -127,9 +140,7 @@ def ui(
     """Serve the dashboard over a store, read-only: runs, curves, models, lineage, leaderboards."""
     from mltrack_core.tracker import default_uri
 
-    logging.basicConfig(
-        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
+    logging.basicConfig(level=log_level.upper(), format=_LOG_FORMAT, stream=sys.stderr)
     store = uri or getattr(ctx.obj, "uri", None) or os.environ.get("MLTRACK_URI") or default_uri()
     try:
         _serve(store, host, port, tokens_file, "32M", allow_anonymous, log_level, dashboard_only=True,
@@ -149,6 +160,7 @@ def _serve(
     *,
     dashboard_only: bool = False,
     open_browser: bool = False,
+    workers: int = 1,
 ) -> None:
     from mltrack_core.server.app import (
         MAX_BODY_VARIABLE,
@@ -171,6 +183,9 @@ def _serve(
     if store.partition("://")[0].lower() in ("http", "https") and not dashboard_only:
         raise click.ClickException("--store must name a store the server opens itself (sqlite://, postgresql://), "
                                    "not another server")  # fmt: skip
+    if workers > 1 and store.partition("://")[0].lower() == "memory":
+        raise click.ClickException("--workers needs a store the processes share (sqlite://, postgresql://): "
+                                   "each process would have its own memory:// store")  # fmt: skip
     parse_size(max_body, "--max-body")
     # The app reads its configuration from the environment (as it does under any ASGI server).
     os.environ[STORE_VARIABLE] = store
@@ -189,7 +204,8 @@ def _serve(
     config = uvicorn.Config(
         _APP,
         factory=True,
-        log_config=None,
+        workers=workers,
+        log_config=None if workers == 1 else _worker_logging(log_level),  # a worker process starts unconfigured
         log_level=log_level,
         access_log=False,  # the app logs each request itself, with the token's name
         server_header=False,
@@ -204,13 +220,40 @@ def _serve(
         if open_browser:
             webbrowser.open(f"{address}/ui/")
     else:
-        logger.info("mltrack server listening on %s (store %s); the dashboard: %s/ui/", address, where, address)
+        processes = f"; {workers} worker processes" if workers > 1 else ""
+        logger.info(
+            "mltrack server listening on %s (store %s%s); the dashboard: %s/ui/", address, where, processes, address
+        )
     # uvicorn stops gracefully on SIGINT/SIGTERM, then raises the signal again for the previous handler:
     # make that a no-op, so a stopped server exits with status 0 (and no KeyboardInterrupt traceback).
     for stop_signal in (signal.SIGINT, signal.SIGTERM):
         signal.signal(stop_signal, lambda number, frame: None)
-    uvicorn.Server(config).run(sockets=[listener])
+    if workers > 1:
+        from uvicorn.supervisors import Multiprocess
+
+        Multiprocess(config, sockets=[listener]).run()  # stops its workers on SIGINT/SIGTERM, then returns
+    else:
+        uvicorn.Server(config).run(sockets=[listener])
     logger.info("mltrack server stopped")
+
+
+def _worker_logging(level: str) -> dict[str, object]:
+    """The logging of a worker process: the server's (one escaped line per record on stderr), with its process id."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"escaped": {"()": "mltrack_core.server.app.EscapedLogRecords"}},
+        "formatters": {"plain": {"format": _LOG_FORMAT.replace("%(name)s", "[%(process)d] %(name)s")}},
+        "handlers": {
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "formatter": "plain",
+                "filters": ["escaped"],
+                "stream": "ext://sys.stderr",
+            }
+        },
+        "root": {"level": level.upper(), "handlers": ["stderr"]},
+    }
 
 
 def start_dashboard(store_uri: str, host: str = "127.0.0.1", port: int = 0) -> tuple[str, Callable[[], None]]:
