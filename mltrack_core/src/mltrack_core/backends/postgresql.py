@@ -42,6 +42,7 @@ import contextlib
 import json
 import random
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -74,6 +75,7 @@ WAIT_FOR_CONNECTION_SECONDS = 30.0
 """How long a call waits for a pooled connection before raising StoreUnavailableError."""
 WRITE_ATTEMPTS = 20
 """How often a write that lost a deadlock or serialization conflict is tried."""
+_REMEMBERED_POSITIONS = 1024  # runs whose last position read by points_since is remembered
 _MIGRATION_LOCK = 0x6D6C7472  # "mltr": first key of the advisory lock taken while migrating
 _BATCH_LOCK = 0x6D6C7462  # "mltb": first key of the advisory lock taken while claiming a batch id
 
@@ -297,6 +299,8 @@ class PostgresqlStore(BaseStore["psycopg.Cursor"]):
         self.read_only = read_only
         self._passwords = _passwords_in(uri)
         self._opening = True  # errors name the URI only while opening: later ones may reach remote clients
+        self._positions: dict[str, tuple[tuple[int, int], ...]] = {}  # run id -> (count of points, seq of the last)
+        self._positions_lock = threading.Lock()
         psycopg, psycopg_pool = _import_driver()
         self._psycopg = psycopg
         self._psycopg_pool = psycopg_pool
@@ -518,12 +522,32 @@ class PostgresqlStore(BaseStore["psycopg.Cursor"]):
         """The run's points after the first ``count``, in append order."""
         if not _storable([run_id]):
             return []
+        # A live chart asks again and again with a growing count: the seq of the last point answered is
+        # remembered, so that each call reads the new points only (a run's points are only ever appended).
+        with self._positions_lock:
+            known = self._positions.get(run_id, ())
+        known_count, known_seq = max(((at, seq) for at, seq in known if at <= count), default=(0, 0))
+        boundary = known_seq
+        if count > known_count:  # the seq of the count-th point
+            found = self._read(
+                "SELECT seq FROM points WHERE run_id = %s AND seq > %s ORDER BY seq LIMIT 1 OFFSET %s",
+                (run_id, known_seq, count - known_count - 1),
+            )
+            if not found:
+                return []  # fewer points than count
+            boundary = found[0][0]
         rows = self._read(
-            "SELECT run_id, metric, value, epoch, step, timestamp FROM points WHERE run_id = %s ORDER BY seq OFFSET %s",
-            (run_id, count),
+            "SELECT seq, run_id, metric, value, epoch, step, timestamp FROM points WHERE run_id = %s AND seq > %s "
+            "ORDER BY seq",
+            (run_id, boundary),
         )
+        with self._positions_lock:  # where this answer started and where it ended
+            self._positions[run_id] = ((count, boundary), (count + len(rows), rows[-1][0] if rows else boundary))
+            if len(self._positions) > _REMEMBERED_POSITIONS:
+                self._positions.pop(next(iter(self._positions)))
         return [
-            Point(id_, _unescape(metric), value, epoch, step, stamp) for id_, metric, value, epoch, step, stamp in rows
+            Point(id_, _unescape(metric), value, epoch, step, stamp)
+            for _, id_, metric, value, epoch, step, stamp in rows
         ]
 
     def metric_summaries(self, run_ids: Sequence[str], metrics: Sequence[str] | None) -> dict[str, dict]:
