@@ -31,6 +31,10 @@ class Dialect:
         label_condition: The condition "the entity has the label (scope, key, value)", with its parameters.
         written: The entities column that grows with each write (the tie-breaker of equal creation times).
         by_code_point: The collation clause that orders text by code point, as Python does (may be empty).
+        kind_beside_links: How the kind column is named when the query also follows links. SQLite's planner
+            would walk the (kind, created) index through every entity of the kind, newest first, looking for
+            the linked ones (0.7 s for 50 of the models of one dataset among a million): ``+kind`` keeps it off
+            that index, so it starts from the links.
     """
 
     placeholder: str
@@ -38,6 +42,7 @@ class Dialect:
     label_condition: Callable[[str, str, str], tuple[str, tuple[object, ...]]]
     written: str = "rowid"
     by_code_point: str = ""
+    kind_beside_links: str = "kind"
 
     def order_by(self, order: str) -> str:
         """The ``ORDER BY`` terms (without the keywords) of a :class:`~mltrack_core.store.Query` order.
@@ -69,7 +74,7 @@ class Dialect:
         clauses: list[str] = []
         parameters: list[object] = []
         for column, value, escaped in (
-            ("kind", query.kind, False),
+            (self.kind_beside_links if query.links else "kind", query.kind, False),
             ("name", query.name, True),
             ("experiment", query.experiment, True),
             ("fingerprint", query.fingerprint, True),

@@ -909,4 +909,4 @@ def _label_condition(scope: str, key: str, value: str) -> tuple[str, tuple[objec
     return "id IN (SELECT entity_id FROM labels WHERE scope = ? AND key = ? AND value = ?)", (scope, key, value)
 
 
-_DIALECT = Dialect(placeholder="?", escape=_as_is, label_condition=_label_condition)
+_DIALECT = Dialect(placeholder="?", escape=_as_is, label_condition=_label_condition, kind_beside_links="+kind")
