@@ -42,13 +42,12 @@ import contextlib
 import json
 import random
 import re
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from mltrack_core.backends.sql import Dialect, check_schema_version, migrate
+from mltrack_core.backends.sql import AnsweredPositions, Dialect, check_schema_version, migrate
 from mltrack_core.errors import (
     MissingDependencyError,
     StoreCorruptError,
@@ -75,7 +74,6 @@ WAIT_FOR_CONNECTION_SECONDS = 30.0
 """How long a call waits for a pooled connection before raising StoreUnavailableError."""
 WRITE_ATTEMPTS = 20
 """How often a write that lost a deadlock or serialization conflict is tried."""
-_REMEMBERED_POSITIONS = 1024  # runs whose last position read by points_since is remembered
 _MIGRATION_LOCK = 0x6D6C7472  # "mltr": first key of the advisory lock taken while migrating
 _BATCH_LOCK = 0x6D6C7462  # "mltb": first key of the advisory lock taken while claiming a batch id
 
@@ -299,8 +297,7 @@ class PostgresqlStore(BaseStore["psycopg.Cursor"]):
         self.read_only = read_only
         self._passwords = _passwords_in(uri)
         self._opening = True  # errors name the URI only while opening: later ones may reach remote clients
-        self._positions: dict[str, tuple[tuple[int, int], ...]] = {}  # run id -> (count of points, seq of the last)
-        self._positions_lock = threading.Lock()
+        self._positions = AnsweredPositions()
         psycopg, psycopg_pool = _import_driver()
         self._psycopg = psycopg
         self._psycopg_pool = psycopg_pool
@@ -524,9 +521,7 @@ class PostgresqlStore(BaseStore["psycopg.Cursor"]):
             return []
         # A live chart asks again and again with a growing count: the seq of the last point answered is
         # remembered, so that each call reads the new points only (a run's points are only ever appended).
-        with self._positions_lock:
-            known = self._positions.get(run_id, ())
-        known_count, known_seq = max(((at, seq) for at, seq in known if at <= count), default=(0, 0))
+        known_count, known_seq = self._positions.nearest(run_id, count)
         boundary = known_seq
         if count > known_count:  # the seq of the count-th point
             found = self._read(
@@ -541,10 +536,7 @@ class PostgresqlStore(BaseStore["psycopg.Cursor"]):
             "ORDER BY seq",
             (run_id, boundary),
         )
-        with self._positions_lock:  # where this answer started and where it ended
-            self._positions[run_id] = ((count, boundary), (count + len(rows), rows[-1][0] if rows else boundary))
-            if len(self._positions) > _REMEMBERED_POSITIONS:
-                self._positions.pop(next(iter(self._positions)))
+        self._positions.remember(run_id, count, boundary, [row[0] for row in rows])
         return [
             Point(id_, _unescape(metric), value, epoch, step, stamp)
             for _, id_, metric, value, epoch, step, stamp in rows

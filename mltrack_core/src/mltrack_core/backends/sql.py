@@ -9,6 +9,7 @@ up and in where the schema version is kept.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
@@ -16,7 +17,7 @@ from typing import TypeVar
 from mltrack_core.errors import StoreVersionError
 from mltrack_core.store import Query
 
-__all__ = ["Dialect", "check_schema_version", "migrate"]
+__all__ = ["AnsweredPositions", "Dialect", "check_schema_version", "migrate"]
 
 _Connection = TypeVar("_Connection")
 
@@ -97,6 +98,33 @@ class Dialect:
             clauses.append(clause)
             parameters.extend(label_parameters)
         return " AND ".join(clauses) or "1 = 1", parameters
+
+
+class AnsweredPositions:
+    """Where the last ``points_since`` answers of each run started and ended: (count of points, mark of the last).
+
+    A live chart asks again and again with a growing count; a mark (SQLite's rowid, PostgreSQL's seq: both grow
+    as points are appended) lets the next answer read only the points after it, not skip every earlier one.
+    """
+
+    REMEMBERED_RUNS = 1024
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_run: dict[str, tuple[tuple[int, int], ...]] = {}
+
+    def nearest(self, run_id: str, count: int) -> tuple[int, int]:
+        """The remembered (count, mark) of ``run_id`` closest below or at ``count``; (0, 0) when none is."""
+        with self._lock:
+            known = self._by_run.get(run_id, ())
+        return max(((at, mark) for at, mark in known if at <= count), default=(0, 0))
+
+    def remember(self, run_id: str, count: int, boundary: int, marks: Sequence[int]) -> None:
+        """An answer for ``count`` started after ``boundary`` and held the points of ``marks``."""
+        with self._lock:
+            self._by_run[run_id] = ((count, boundary), (count + len(marks), marks[-1] if marks else boundary))
+            if len(self._by_run) > self.REMEMBERED_RUNS:
+                self._by_run.pop(next(iter(self._by_run)))
 
 
 # ---------------------------------------------------------------- schema versions

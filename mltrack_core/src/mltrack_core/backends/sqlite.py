@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Literal, TypeVar
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
-from mltrack_core.backends.sql import Dialect, check_schema_version, migrate
+from mltrack_core.backends.sql import AnsweredPositions, Dialect, check_schema_version, migrate
 from mltrack_core.backends.uris import mask_credentials
 from mltrack_core.errors import (
     StoreCorruptError,
@@ -73,7 +73,6 @@ BUSY_TIMEOUT_SECONDS = 30.0
 GIVE_UP_AFTER_SECONDS = 300.0
 """How long a write keeps retrying a busy database before raising StoreUnavailableError."""
 _CHUNK = 500  # ids per IN (...) list, well under SQLite's variable limit
-_REMEMBERED_POSITIONS = 1024  # runs whose last position read by points_since is remembered
 _EFFECTIVE_IDS = os.access in os.supports_effective_ids  # permissions of the effective user, as open() sees them
 _ASKED_READ_ONLY = "the store was opened read-only (read_only=True or ?mode=ro); connect without them to write"
 _CANNOT_WRITE = (
@@ -318,7 +317,7 @@ class SqliteStore(BaseStore[sqlite3.Connection]):
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
         self._closed = False
-        self._positions: dict[str, tuple[tuple[int, int], ...]] = {}  # run id -> (count of points, row of the last)
+        self._positions = AnsweredPositions()
         self._opening = True  # errors name the file only while opening: later ones may reach remote clients
         self._refusal = _ASKED_READ_ONLY if read_only else None  # why writes are refused, if they are
         self._pragmas = ["PRAGMA query_only = ON"] if read_only else []
@@ -594,9 +593,7 @@ class SqliteStore(BaseStore[sqlite3.Connection]):
             return []
         if count <= 0:
             return self.points(run_id)
-        with self._connections_lock:
-            known = self._positions.get(run_id, ())
-        known_count, known_row = max(((at, row) for at, row in known if at <= count), default=(0, 0))
+        known_count, known_row = self._positions.nearest(run_id, count)
         boundary = known_row
         if count > known_count:  # the row of the count-th point
             found = self._read(
@@ -610,10 +607,7 @@ class SqliteStore(BaseStore[sqlite3.Connection]):
         rows = self._read(
             "SELECT rowid, * FROM points WHERE run_id = ? AND rowid > ? ORDER BY rowid", (run_id, boundary)
         )
-        with self._connections_lock:  # where this answer started and where it ended
-            self._positions[run_id] = ((count, boundary), (count + len(rows), rows[-1][0] if rows else boundary))
-            if len(self._positions) > _REMEMBERED_POSITIONS:
-                self._positions.pop(next(iter(self._positions)))
+        self._positions.remember(run_id, count, boundary, [row[0] for row in rows])
         return [_point(row[1:]) for row in rows]
 
     def metric_summaries(self, run_ids: Sequence[str], metrics: Sequence[str] | None) -> dict[str, dict]:

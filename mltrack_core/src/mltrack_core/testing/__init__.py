@@ -683,3 +683,18 @@ class StoreContract:
         assert tracker.points_since(run_id, 10) == [] and tracker.points_since(run_id, 99) == []
         assert tracker.points_since(run_id, 0) == tracker.points(run_id)
         assert tracker.points_since("run-unknown", 0) == []
+
+    def test_points_since_follows_a_growing_run_in_any_order_of_counts(self, tracker: Tracker) -> None:
+        """Counts that grow, repeat or shrink (a store may remember where it last answered) all get the right points."""
+        run, other = tracker.track_training(name="live"), tracker.track_training(name="interleaved")
+        expected: list[Point] = []
+        for round_ in range(4):
+            batch = [Point(run.id, "loss", float(i), None, i, 1_000 + i) for i in range(10 * round_, 10 * round_ + 10)]
+            tracker.store.append_points([*batch, Point(other.id, "loss", 0.0, None, round_, 1_000)])
+            expected += batch
+            for count in (len(expected) - 10, len(expected) - 3, len(expected), 5, len(expected) - 3, 0):
+                assert tracker.points_since(run.id, count) == expected[count:], (round_, count)
+        assert tracker.points_since(run.id, 41) == []
+        assert tracker.points_since(run.id, 40) == [] and tracker.points_since(run.id, 39) == expected[39:]
+        run.finish()
+        other.finish()
