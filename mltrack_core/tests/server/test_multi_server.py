@@ -7,6 +7,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from rest_servers import ServerProcess
 
 import mltrack_core as mt
 from mltrack_core import TrainingState
@@ -91,7 +92,19 @@ def _read_while_writing(url: str, dataset_id: str, writes: _Writes, done: thread
 
 def test_four_server_processes_over_one_postgresql_store_lose_nothing(start_server, fresh_stores) -> None:
     server = start_server(fresh_stores.new("postgresql"), "--workers", str(WORKERS), own_process=True)
-    assert len(_workers(server.process.pid)) == WORKERS
+    workers = _workers(server.process.pid)
+    try:
+        assert len(workers) == WORKERS
+        _write_and_read_concurrently(server)
+        assert _workers(server.process.pid) == workers  # no worker died on the way
+        serving = set(re.findall(r"\[(\d+)\] mltrack\.server: \S+ \"POST /v1/entities\" 200", server.log_text()))
+        assert len(serving) >= 2  # the kernel hands the 33 clients' connections to the workers
+    finally:
+        assert server.stop() == 0  # SIGTERM: the supervisor stops its workers, then exits
+    assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()]
+
+
+def _write_and_read_concurrently(server: ServerProcess) -> None:
     with mt.connect(server.url) as tracker:
         dataset_id = tracker.track_dataset(name="iris", target="species", fingerprint="sha256:" + "c" * 64).id
     writes, done, reads = _Writes(), threading.Event(), []
@@ -119,6 +132,3 @@ def test_four_server_processes_over_one_postgresql_store_lose_nothing(start_serv
             assert [point.step for point in tracker.points(run_id)] == list(range(POINTS_PER_RUN))
         board = tracker.leaderboard(dataset_id, "accuracy")
         assert {entry.evaluation.id for entry in board.entries} == {evaluation for _, _, evaluation in acknowledged}
-    assert len(_workers(server.process.pid)) == WORKERS  # no worker died on the way
-    serving = set(re.findall(r"\[(\d+)\] mltrack\.server: \S+ \"POST /v1/entities\" 200", server.log_text()))
-    assert len(serving) >= 2  # the kernel hands the 33 clients' connections to the workers
