@@ -87,6 +87,16 @@ def test_leaderboard_ranks_best_first(store):
     assert "higher is better" in table and "iris-lr-strong" in table
 
 
+def test_leaderboard_pages_with_limit_and_offset(store):
+    uri, recorded, _ = store
+    arguments = ("--uri", uri, "leaderboard", "--dataset", recorded["test"].id, "--metric", "accuracy", "--limit", "1")
+    page = json.loads(run(*arguments, "--offset", "1", "--json").output)
+    assert [entry["model"] for entry in page["entries"]] == [recorded["model"].id]
+    assert (page["entries"][0]["rank"], page["total"], page["offset"]) == (2, 2, 1)
+    assert "ranks 2-2 of 2" in run(*arguments, "--offset", "1").output
+    assert "ranks none of 2" in run(*arguments, "--offset", "5").output
+
+
 def test_export_writes_schema_documents(store, tmp_path):
     uri, _, _ = store
     result = run("--uri", uri, "export", "--format", "ml-experiments-schema", str(tmp_path / "out"))

@@ -47,9 +47,29 @@ def test_the_board_names_every_metric_evaluated_on_the_data(tracker):
     assert board.to_json()["metrics"] == ["accuracy", "log_loss"]
 
 
+def test_pages_of_a_leaderboard_join_up_to_the_whole_ranking(any_tracker):
+    recorded = sample_experiment(any_tracker)
+    for index in range(7):
+        model = any_tracker.track_model(name=f"lr {index}", trained_on=recorded["train"], learning_algorithm="LR")
+        any_tracker.track_evaluation(
+            {"accuracy": 0.5 + index / 100}, computed_by=model, on_dataset=recorded["test"], procedure="holdout"
+        )
+    whole = any_tracker.leaderboard(recorded["test"], "accuracy")
+    assert whole.total == len(whole.entries) == 8 and whole.offset == 0
+    pages = [any_tracker.leaderboard(recorded["test"], "accuracy", limit=3, offset=at) for at in (0, 3, 6, 9)]
+    assert [len(page.entries) for page in pages] == [3, 3, 2, 0]
+    assert {page.total for page in pages} == {8}
+    assert [entry for page in pages for entry in page.entries] == list(whole.entries)
+    assert [entry.rank for entry in pages[1].entries] == [4, 5, 6]
+    assert pages[1].to_json()["offset"] == 3 and pages[1].to_json()["total"] == 8
+
+
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
+        ({"metric": "accuracy", "offset": -1}, "offset"),
+        ({"metric": "accuracy", "offset": 1.5}, "offset"),
+        ({"metric": "accuracy", "offset": True}, "offset"),
         ({"metric": None}, "metric"),
         ({"metric": ""}, "metric"),
         ({"metric": 3}, "metric"),

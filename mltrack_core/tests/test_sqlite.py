@@ -188,6 +188,26 @@ def test_a_version_2_store_is_migrated_to_remember_batch_ids(tmp_path):
     assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == sqlite_backend.SCHEMA_VERSION
 
 
+def test_a_version_5_store_is_migrated_and_its_ranking_backfilled(tmp_path):
+    path = tmp_path / "version5.db"
+    with mt.connect(uri(path)) as tracker:
+        dataset = tracker.track_dataset(name="d", target="y")
+        model = tracker.track_model(name="m", learning_algorithm="lr", trained_on=dataset)
+        for index, procedure in enumerate(("5-fold", "holdout", None, "5-fold", "5-fold")):
+            value = float("nan") if index == 4 else index / 10
+            tracker.track_evaluation({"accuracy": value}, computed_by=model, on_dataset=dataset, procedure=procedure)
+        expected = tracker.leaderboard(dataset, "accuracy").to_json()
+    connection = sqlite3.connect(path, isolation_level=None)
+    connection.execute("DROP TABLE ranking")
+    connection.execute("DROP TABLE ranking_counts")
+    connection.execute("PRAGMA user_version = 5")  # what a version 5 store holds: no ranking
+    connection.close()
+    with mt.connect(uri(path)) as tracker:
+        board = tracker.leaderboard(dataset, "accuracy")
+        assert board.to_json() == expected and (board.procedure, board.total, board.excluded_total) == ("5-fold", 2, 3)
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == sqlite_backend.SCHEMA_VERSION
+
+
 def test_the_batch_ids_of_a_run_are_forgotten_when_it_ends(tmp_path):
     path = tmp_path / "store.db"
     with mt.connect(uri(path)) as tracker:

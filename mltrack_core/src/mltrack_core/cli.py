@@ -366,16 +366,21 @@ def _shown(value: Any) -> Text:
 @click.option(
     "--limit", default=20, show_default=True, type=click.IntRange(1, MAX_COUNT), help="At most this many rows."
 )
+@click.option(
+    "--offset", default=0, type=click.IntRange(0, MAX_COUNT), help="Skip this many ranked rows (the next page)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.pass_obj
-def leaderboard(state: _State, dataset: str, metric: str, procedure: str | None, limit: int, as_json: bool) -> None:
+def leaderboard(
+    state: _State, dataset: str, metric: str, procedure: str | None, limit: int, offset: int, as_json: bool
+) -> None:
     """Rank the evaluations of a metric on a dataset, best first (only mutually comparable ones).
 
     Exit status 1 when no evaluation of the metric was recorded on the data
     (the message names the metrics that were).
     """
-    board = state.reader.leaderboard(dataset, metric, procedure=procedure, limit=limit)
-    if not board.entries and not board.excluded:
+    board = state.reader.leaderboard(dataset, metric, procedure=procedure, limit=limit, offset=offset)
+    if not board.total and not board.excluded:
         raise NotFoundError(
             f"no evaluation of metric {metric!r} on dataset {dataset!r} "
             f"(metrics recorded there: {', '.join(map(repr, board.metrics)) or 'none'})"
@@ -392,6 +397,9 @@ _EXCLUSIONS_SHOWN = 10
 def _leaderboard_table(board: Any) -> Table:
     direction = "higher is better" if board.greater_is_better else "lower is better"
     title = f"{board.metric} on {board.dataset.name} ({direction}; procedure {board.procedure or 'unspecified'})"
+    if len(board.entries) < board.total:
+        shown = f"{board.offset + 1}-{board.offset + len(board.entries)}" if board.entries else "none"
+        title += f"\nranks {shown} of {board.total}"
     table = Table(title=_cell(title), title_justify="left", caption=_exclusions(board), caption_justify="left")
     for column in ("rank", board.metric, "model", "algorithm", "model id", "evaluation id"):
         table.add_column(_cell(column, LONGEST_VALUE), overflow="fold")
@@ -405,10 +413,10 @@ def _exclusions(board: Any) -> Text | None:
     """The evaluations left out of a leaderboard, with the reasons (the first few)."""
     if not board.excluded:
         return None
-    lines = [f"left out: {len(board.excluded)} evaluation(s)"]
+    lines = [f"left out: {board.excluded_total} evaluation(s)"]
     lines += [f"  {id_}: {reason}" for id_, reason in board.excluded[:_EXCLUSIONS_SHOWN]]
-    if len(board.excluded) > _EXCLUSIONS_SHOWN:
-        lines.append("  ... (--json lists them all)")
+    if board.excluded_total > _EXCLUSIONS_SHOWN:
+        lines.append(f"  ... (--json lists the first {len(board.excluded)})")
     return _cell("\n".join(_cut(line, LONGEST_VALUE) for line in lines))
 
 

@@ -12,27 +12,26 @@ fingerprint (so copies under other names or ids count as the same data).
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from mltrack_core.errors import NotFoundError, SchemaError
 from mltrack_core.schema import (
-    NON_FINITE,
     Dataset,
     Entity,
     Evaluation,
     Model,
     Parameter,
     Transform,
+    entity_from_json,
     float_from_json,
     json_safe,
     metric_name,
 )
-from mltrack_core.store import Link
+from mltrack_core.store import Link, RankedScore, RankingGroup, RankingRow, ranked_scores
 
 if TYPE_CHECKING:
     from mltrack_core.tracker import Tracker
@@ -274,9 +273,13 @@ class LeaderboardEntry:
 class Leaderboard:
     """Evaluations of one metric on the same data with one procedure, best first.
 
+    ``entries`` is one page of the ranking: ``total`` evaluations are ranked
+    in all, and the page starts after the first ``offset`` (each entry's
+    ``rank`` counts from the top of the whole ranking).
     ``excluded`` lists the evaluations of the metric on the same data left
-    out, with the reason (another procedure, another target column, a value
-    that is not a finite number such as NaN, infinity, None or text).
+    out, with the reason (a value that is not a finite number such as NaN,
+    infinity, None or text, another target column, another procedure): the
+    first :data:`EXCLUSIONS_LISTED` of them; ``excluded_total`` counts them all.
     ``metrics`` names every metric evaluated on the same data.
     """
 
@@ -287,6 +290,9 @@ class Leaderboard:
     entries: tuple[LeaderboardEntry, ...]
     excluded: tuple[tuple[str, str], ...] = field(default=())
     metrics: tuple[str, ...] = field(default=())
+    total: int = 0
+    offset: int = 0
+    excluded_total: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -308,6 +314,9 @@ class Leaderboard:
             ],
             "excluded": [{"evaluation": id_, "reason": reason} for id_, reason in self.excluded],
             "metrics": list(self.metrics),
+            "total": self.total,
+            "offset": self.offset,
+            "excluded_total": self.excluded_total,
         }
 
     @classmethod
@@ -328,64 +337,209 @@ class Leaderboard:
             entries=entries,
             excluded=tuple((row["evaluation"], row["reason"]) for row in answer["excluded"]),
             metrics=tuple(answer["metrics"]),
+            total=answer["total"],
+            offset=answer["offset"],
+            excluded_total=answer["excluded_total"],
         )
 
 
-def rank(tracker: Tracker, dataset_id: str, metric: str, *, procedure: str | None, limit: int | None) -> Leaderboard:
-    """The leaderboard of ``metric`` on the data of ``dataset_id``.
+EXCLUSIONS_LISTED = 100
+"""At most this many of the evaluations a leaderboard leaves out are listed (``excluded_total`` counts them all)."""
 
-    Candidates are read as plain JSON documents; only the evaluations shown
-    become entities (a leaderboard may weigh thousands of evaluations).
+
+def rank(
+    tracker: Tracker,
+    dataset_id: str,
+    metric: str,
+    *,
+    procedure: str | None,
+    limit: int | None,
+    offset: int = 0,
+    scan: bool = False,
+) -> Leaderboard:
+    """The leaderboard of ``metric`` on the data of ``dataset_id``: the page of ``limit`` entries after ``offset``.
+
+    A SQL store answers from its ranking index (one page of it, however many
+    evaluations the data has); other stores from every evaluation of the data
+    (``scan`` forces that, to compare the two). Only the evaluations shown become entities.
 
     Raises:
         SchemaError: an argument has the wrong type or value.
         NotFoundError: ``dataset_id`` is not a stored dataset.
     """
-    check_leaderboard_arguments(dataset_id, metric, procedure, limit)
+    check_leaderboard_arguments(dataset_id, metric, procedure, limit, offset)
     dataset = _get_of_kind(tracker, dataset_id, "dataset")
     assert isinstance(dataset, Dataset)
-    dataset_ids = [dataset.id]
-    if dataset.fingerprint:
-        dataset_ids += [id_ for id_ in tracker.store.find(_fingerprint_query(dataset.fingerprint)) if id_ != dataset.id]
-    scored = tracker.store.scores(dataset_ids, metric)
-    documents = _evaluation_documents(tracker, dataset_ids)
-    excluded = [
-        (id_, f"its {metric} score is {_shown_value(value)}, not a finite number")
-        for id_, value in _unrankable_scores(documents, metric, {id_ for id_, _ in scored})
-    ]
-    targets = {id_: json.loads(stored.document).get("target") for id_, stored in tracker.store.get(dataset_ids).items()}
-    candidates: list[tuple[dict[str, Any], float]] = []
-    for id_, value in scored:
-        document = documents[id_]
-        target = targets.get(document["on_dataset"])
-        if target != dataset.target:
-            excluded.append((id_, f"target column {target!r}, not {dataset.target!r}"))
-            continue
-        candidates.append((document, value))
+    stored = hasattr(tracker.store, "ranking_groups") and not scan
+    ranking = _StoredRanking(tracker.store, dataset.id) if stored else _ScannedRanking(tracker, dataset)
+    groups = ranking.groups(metric)
+    targets = {
+        id_: json.loads(found.document).get("target")
+        for id_, found in tracker.store.get(sorted({group.dataset for group in groups})).items()
+    }
+    same_target = sorted(id_ for id_, target in targets.items() if target == dataset.target)
+    candidates = [group for group in groups if group.ranked and group.dataset in same_target]
     if procedure is None and candidates:
-        counts = Counter(document.get("procedure") for document, _ in candidates)
+        counts: Counter[str | None] = Counter()
+        for group in candidates:
+            counts[group.procedure] += group.count
         procedure = max(counts, key=lambda name: (counts[name], name is None, name or ""))
-    kept = []
-    for document, value in candidates:
-        if document.get("procedure") != procedure:
-            excluded.append((document["id"], f"procedure {document.get('procedure')!r}, not {procedure!r}"))
-        else:
-            kept.append((document, value))
-    higher = _direction(metric, [document for document, _ in kept])
-    kept.sort(key=lambda item: (-item[1] if higher else item[1], item[0]["creation_time"], item[0]["id"]))
-    if limit is not None:
-        kept = kept[:limit]
-    evaluations = tracker.get_many([document["id"] for document, _ in kept])
-    models = tracker.get_many([document["computed_by"] for document, _ in kept])
+    kept = [group for group in candidates if group.procedure == procedure]
+    higher = stated_direction(metric, {group.stated for group in kept if group.stated is not None})
+    page = []
+    if kept:
+        page = ranking.rows(metric, procedure, same_target, ranked=True, higher=higher, limit=limit, offset=offset)
+    evaluations = tracker.get_many([row.evaluation for row in page])
+    models = tracker.get_many([row.model for row in page])
     entries = tuple(
-        LeaderboardEntry(position, value, evaluations[document["id"]], models[document["computed_by"]])  # type: ignore[arg-type]
-        for position, (document, value) in enumerate(kept, start=1)
+        LeaderboardEntry(position, row.value, evaluations[row.evaluation], models[row.model])  # type: ignore[arg-type]
+        for position, row in enumerate(page, start=offset + 1)
     )
-    metrics = sorted({score["metric"] for document in documents.values() for score in document.get("scores", ())})
-    return Leaderboard(dataset, metric, procedure, higher, entries, tuple(excluded), tuple(metrics))
+    excluded, excluded_total = _exclusions(ranking, metric, groups, targets, dataset, procedure, higher)
+    return Leaderboard(
+        dataset,
+        metric,
+        procedure,
+        higher,
+        entries,
+        tuple(excluded),
+        tuple(ranking.metrics()),
+        sum(group.count for group in kept),
+        offset,
+        excluded_total,
+    )
 
 
-def check_leaderboard_arguments(dataset_id: Any, metric: Any, procedure: Any, limit: Any) -> None:
+def _exclusions(
+    ranking: _Ranking,
+    metric: str,
+    groups: list[RankingGroup],
+    targets: dict[str, Any],
+    dataset: Dataset,
+    procedure: str | None,
+    higher: bool,
+) -> tuple[list[tuple[str, str]], int]:
+    """The first :data:`EXCLUSIONS_LISTED` evaluations left out, with the reason, and how many are left out.
+
+    Listed in this order: scores that are not finite numbers, another target column, another procedure (each
+    procedure by name, unnamed first).
+    """
+    unranked = [group for group in groups if not group.ranked]
+    other_target = [group for group in groups if group.ranked and targets.get(group.dataset) != dataset.target]
+    other_procedure = [
+        group
+        for group in groups
+        if group.ranked and targets.get(group.dataset) == dataset.target and group.procedure != procedure
+    ]
+    reasons: list[tuple[list[RankingGroup], bool, Callable[[RankingRow, str | None], str]]] = [
+        (unranked, False, lambda row, _: f"its {metric} score is {row.shown}, not a finite number"),
+        (other_target, True, lambda row, _: f"target column {targets.get(row.dataset)!r}, not {dataset.target!r}"),
+        (other_procedure, True, lambda _, other: f"procedure {other!r}, not {procedure!r}"),
+    ]
+    listed: list[tuple[str, str]] = []
+    for its_groups, ranked, reason in reasons:
+        for other in sorted({group.procedure for group in its_groups}, key=lambda name: (name is not None, name)):
+            room = EXCLUSIONS_LISTED - len(listed)
+            if room <= 0:
+                break
+            datasets = sorted({group.dataset for group in its_groups if group.procedure == other})
+            rows = ranking.rows(metric, other, datasets, ranked=ranked, higher=higher, limit=room, offset=0)
+            listed += [(row.evaluation, reason(row, other)) for row in rows]
+    return listed, sum(group.count for its_groups, _, _ in reasons for group in its_groups)
+
+
+class _Ranking(Protocol):
+    """The facts of a leaderboard: the groups of a metric's scores on the data, pages of them, the metrics."""
+
+    def groups(self, metric: str) -> list[RankingGroup]: ...
+
+    def rows(
+        self,
+        metric: str,
+        procedure: str | None,
+        datasets: list[str],
+        *,
+        ranked: bool,
+        higher: bool,
+        limit: int | None,
+        offset: int,
+    ) -> list[RankingRow]: ...
+
+    def metrics(self) -> list[str]: ...
+
+
+class _StoredRanking:
+    """The ranking a SQL store keeps (see :class:`mltrack_core.backends.sql.RankingReads`)."""
+
+    def __init__(self, store: Any, dataset_id: str) -> None:
+        self._store, self._dataset_id = store, dataset_id
+
+    def groups(self, metric: str) -> list[RankingGroup]:
+        return self._store.ranking_groups(self._dataset_id, metric)
+
+    def rows(self, metric: str, procedure: str | None, datasets: list[str], **page: Any) -> list[RankingRow]:
+        return self._store.ranking_rows(self._dataset_id, metric, procedure, datasets, **page)
+
+    def metrics(self) -> list[str]:
+        return self._store.ranking_metrics(self._dataset_id)
+
+
+class _ScannedRanking:
+    """The ranking read from every evaluation of the data (stores without a ranking of their own)."""
+
+    def __init__(self, tracker: Tracker, dataset: Dataset) -> None:
+        dataset_ids = [dataset.id]
+        if dataset.fingerprint:
+            same_data = tracker.store.find(_fingerprint_query(dataset.fingerprint))
+            dataset_ids += [id_ for id_ in same_data if id_ != dataset.id]
+        self._scores: list[tuple[int, str, RankedScore]] = []
+        for document in _evaluation_documents(tracker, dataset_ids).values():
+            evaluation = entity_from_json(document)
+            assert isinstance(evaluation, Evaluation)
+            self._scores += [(evaluation.creation_time, evaluation.id, score) for score in ranked_scores(evaluation)]
+
+    def groups(self, metric: str) -> list[RankingGroup]:
+        counts = Counter(
+            (score.procedure, score.dataset, score.value is not None, score.stated)
+            for _, _, score in self._scores
+            if score.metric == metric
+        )
+        return [RankingGroup(*key, count) for key, count in counts.items()]
+
+    def rows(
+        self,
+        metric: str,
+        procedure: str | None,
+        datasets: list[str],
+        *,
+        ranked: bool,
+        higher: bool,
+        limit: int | None,
+        offset: int,
+    ) -> list[RankingRow]:
+        chosen = [
+            (created, id_, score)
+            for created, id_, score in self._scores
+            if score.metric == metric
+            and score.procedure == procedure
+            and score.dataset in datasets
+            and (score.value is not None) == ranked
+        ]
+        if ranked:
+            chosen.sort(key=lambda item: (-item[2].value if higher else item[2].value, item[0], item[1]))  # type: ignore[operator]
+        else:
+            chosen.sort(key=lambda item: (item[0], item[1]))
+        end = None if limit is None else offset + limit
+        return [
+            RankingRow(id_, score.model, score.dataset, score.value, score.shown)
+            for _, id_, score in chosen[offset:end]
+        ]
+
+    def metrics(self) -> list[str]:
+        return sorted({score.metric for _, _, score in self._scores})
+
+
+def check_leaderboard_arguments(dataset_id: Any, metric: Any, procedure: Any, limit: Any, offset: Any = 0) -> None:
     if not isinstance(dataset_id, str):
         raise SchemaError(f"leaderboard: dataset must be a dataset or its id, not {dataset_id!r:.60}")
     metric_name(metric, "leaderboard: metric")
@@ -393,6 +547,8 @@ def check_leaderboard_arguments(dataset_id: Any, metric: Any, procedure: Any, li
         raise SchemaError(f"leaderboard: procedure must be a string or None, not {procedure!r:.60}")
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise SchemaError(f"leaderboard: limit must be a positive int or None, not {limit!r:.60}")
+    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+        raise SchemaError(f"leaderboard: offset must be an int >= 0, not {offset!r:.60}")
 
 
 def _evaluation_documents(tracker: Tracker, dataset_ids: list[str]) -> dict[str, dict[str, Any]]:
@@ -402,44 +558,10 @@ def _evaluation_documents(tracker: Tracker, dataset_ids: list[str]) -> dict[str,
     return {id_: json.loads(found.document) for id_, found in stored.items() if found.kind == "evaluation"}
 
 
-def _unrankable_scores(documents: dict[str, dict[str, Any]], metric: str, ranked: set[str]) -> list[tuple[str, Any]]:
-    """(evaluation id, value) of the evaluations with a ``metric`` score that is not a finite number."""
-    found = []
-    for id_, document in documents.items():
-        if id_ in ranked:
-            continue
-        for score in document.get("scores", ()):
-            if score.get("metric") == metric:
-                found.append((id_, score.get("value")))
-                break
-    return found
-
-
-def _shown_value(value: Any) -> str:
-    """A stored score value as text (NaN and infinities spelled as in standard JSON documents)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return json_safe(value)
-    if isinstance(value, str) and value in NON_FINITE:
-        return value
-    text = json.dumps(value) if not isinstance(value, str) else repr(value)
-    return text if len(text) <= 60 else f"{text[:57]}..."
-
-
 def _fingerprint_query(fingerprint: str):  # noqa: ANN202
     from mltrack_core.store import Query
 
     return Query(kind="dataset", fingerprint=fingerprint)
-
-
-def _direction(metric: str, evaluations: list[dict[str, Any]]) -> bool:
-    """The direction the evaluations' scores state for ``metric`` when they agree, else the metric's own."""
-    stated = {
-        score["greater_is_better"]
-        for evaluation in evaluations
-        for score in evaluation.get("scores", ())
-        if score["metric"] == metric and score.get("greater_is_better") is not None
-    }
-    return stated_direction(metric, stated)
 
 
 def stated_direction(metric: str, stated: set[bool]) -> bool:

@@ -371,6 +371,8 @@ def _baseline(
         score = pinned.score(metric)  # type: ignore[attr-defined]
         if score is None or not score.is_scalar:
             reason = f"it has no numeric {metric!r} score"
+        elif pinned.procedure != procedure:  # type: ignore[attr-defined]  # (a board lists the first exclusions only)
+            reason = f"procedure {pinned.procedure!r}, not {procedure!r}"  # type: ignore[attr-defined]
         else:
             dataset = board.dataset.id if board is not None else "the checked dataset"
             reason = f"it was computed on dataset {pinned.on_dataset}, which does not hold the same data as {dataset}"  # type: ignore[attr-defined]

@@ -12,6 +12,8 @@ the built-in backends derive from it, and so may a plugin's.
 
 from __future__ import annotations
 
+import json
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,12 +24,14 @@ from mltrack_core.rules import check_points
 from mltrack_core.schema import (
     ID_RULE,
     MAX_COUNT,
+    NON_FINITE,
     Entity,
     Evaluation,
     TrainingRun,
     canonical_json,
     content_hash_of,
     is_valid_id,
+    json_safe,
 )
 
 __all__ = [
@@ -36,6 +40,9 @@ __all__ = [
     "Link",
     "Point",
     "Query",
+    "RankedScore",
+    "RankingGroup",
+    "RankingRow",
     "Record",
     "Store",
     "StoredDocument",
@@ -43,7 +50,9 @@ __all__ = [
     "conflict_error",
     "dangling_reference_error",
     "ended_run_error",
+    "ranked_scores",
     "record_of",
+    "shown_score",
 ]
 
 
@@ -70,6 +79,69 @@ class Point(NamedTuple):
     timestamp: int
 
 
+class RankedScore(NamedTuple):
+    """One score of an evaluation as a leaderboard weighs it.
+
+    ``value`` is the score when it is one finite number, else None, and
+    ``shown`` then says what it is (``NaN``, ``null``, a list...). ``stated`` is
+    the direction the score states (``greater_is_better``), if any.
+    """
+
+    metric: str
+    value: float | None
+    shown: str | None
+    stated: bool | None
+    procedure: str | None
+    model: str
+    dataset: str
+
+
+def ranked_scores(evaluation: Evaluation) -> tuple[RankedScore, ...]:
+    """Every score of ``evaluation``, as leaderboards weigh them."""
+    return tuple(
+        RankedScore(
+            score.metric,
+            float(score.value) if score.is_scalar else None,
+            None if score.is_scalar else shown_score(score.value),
+            score.greater_is_better,
+            evaluation.procedure,
+            evaluation.computed_by,
+            evaluation.on_dataset,
+        )
+        for score in evaluation.scores
+    )
+
+
+def shown_score(value: object) -> str:
+    """A score value as text (NaN and infinities spelled as in standard JSON documents), at most 60 characters."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return json_safe(value)
+    if isinstance(value, str) and value in NON_FINITE:
+        return value
+    text = json.dumps(value) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 60 else f"{text[:57]}..."
+
+
+class RankingGroup(NamedTuple):
+    """How many scores of one metric on the same data share a procedure, a dataset, rankability and a direction."""
+
+    procedure: str | None
+    dataset: str
+    ranked: bool
+    stated: bool | None
+    count: int
+
+
+class RankingRow(NamedTuple):
+    """One score of a leaderboard's metric: whose it is, and its value (or, when not a finite number, its text)."""
+
+    evaluation: str
+    model: str
+    dataset: str
+    value: float | None
+    shown: str | None
+
+
 class StoredDocument(NamedTuple):
     """What a store returns for an id: the kind and the canonical JSON document."""
 
@@ -85,7 +157,7 @@ class Record:
     must exist with that kind, in the store or in the same write. ``labels`` are
     (scope, key, value) triples for tags (scope "tag") and annotations (scope
     "annotation"). ``scores`` are the scalar (metric, value) pairs of an
-    evaluation, for leaderboards.
+    evaluation, and ``ranked`` all its scores as leaderboards weigh them.
     """
 
     kind: str
@@ -100,6 +172,7 @@ class Record:
     references: tuple[tuple[str, str, str], ...]
     labels: tuple[tuple[str, str, str], ...]
     scores: tuple[tuple[str, float], ...]
+    ranked: tuple[RankedScore, ...] = ()
 
 
 def record_of(entity: Entity) -> Record:
@@ -110,8 +183,10 @@ def record_of(entity: Entity) -> Record:
         ("annotation", key, value) for key, value in entity.annotations.items()
     )
     scores: tuple[tuple[str, float], ...] = ()
+    ranked: tuple[RankedScore, ...] = ()
     if isinstance(entity, Evaluation):
         scores = tuple((score.metric, float(score.value)) for score in entity.scores if score.is_scalar)
+        ranked = ranked_scores(entity)
     return Record(
         kind=entity.KIND,
         id=entity.id,
@@ -125,6 +200,7 @@ def record_of(entity: Entity) -> Record:
         references=tuple(entity.references()),
         labels=labels,
         scores=scores,
+        ranked=ranked,
     )
 
 
@@ -227,6 +303,19 @@ class Store(Protocol):
       without points are left out.
     - ``points_since(run_id, count) -> list[Point]``: the run's points after
       the first ``count``, in append order (for live updates).
+
+    Optional methods, for leaderboards (see :func:`mltrack_core.lineage.rank`
+    and :class:`mltrack_core.backends.sql.RankingReads`). Without them the
+    tracker reads every evaluation of the data for each leaderboard:
+
+    - ``ranking_groups(dataset_id, metric) -> list[RankingGroup]``: how many
+      scores of ``metric`` on the data of the dataset share a procedure, a
+      dataset, rankability and a stated direction.
+    - ``ranking_rows(dataset_id, metric, procedure, datasets, *, ranked,
+      higher, limit, offset) -> list[RankingRow]``: a page of those scores,
+      best first (ranked ones) or oldest first (the others).
+    - ``ranking_metrics(dataset_id) -> list[str]``: every metric evaluated on
+      the data, by code point.
     """
 
     uri: str

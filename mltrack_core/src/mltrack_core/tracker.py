@@ -818,17 +818,27 @@ class Tracker:
         return compare_evaluations(self, _id_of(a), _id_of(b), metric)
 
     def leaderboard(
-        self, dataset: Dataset | str, metric: str, *, procedure: str | None = None, limit: int | None = None
+        self,
+        dataset: Dataset | str,
+        metric: str,
+        *,
+        procedure: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
     ) -> Leaderboard:
-        """Evaluations on ``dataset`` (or the same data) by ``metric``, best first, mutually comparable."""
+        """Evaluations on ``dataset`` (or the same data) by ``metric``, best first, mutually comparable.
+
+        ``limit`` and ``offset`` page through the ranking (``total`` on the answer counts all of it).
+        """
         from mltrack_core.lineage import Leaderboard, check_leaderboard_arguments, rank
 
         self._settle()
         served = getattr(self.store, "leaderboard", None)
         if served is not None:  # ranked where the evaluations are (a server): only the entries travel
-            check_leaderboard_arguments(_id_of(dataset), metric, procedure, limit)
-            return Leaderboard.from_json(served(_id_of(dataset), metric, procedure, limit), self.get_many)
-        return rank(self, _id_of(dataset), metric, procedure=procedure, limit=limit)
+            check_leaderboard_arguments(_id_of(dataset), metric, procedure, limit, offset)
+            answer = served(_id_of(dataset), metric, procedure, limit, offset)
+            return Leaderboard.from_json(answer, self.get_many)
+        return rank(self, _id_of(dataset), metric, procedure=procedure, limit=limit, offset=offset)
 
     def recommend(
         self,

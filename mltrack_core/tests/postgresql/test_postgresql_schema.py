@@ -29,9 +29,36 @@ def test_a_new_store_gets_the_current_schema(store_uri: str, schema_connection: 
         "links",
         "mltrack_version",
         "points",
+        "ranking",
+        "ranking_counts",
         "run_metrics",
         "scores",
     ]
+
+
+def test_a_version_5_store_is_migrated_and_its_ranking_backfilled(
+    store_uri: str, schema_connection: psycopg.Connection
+) -> None:
+    with mt.connect(store_uri) as tracker:
+        dataset = tracker.track_dataset(name="d", target="y", fingerprint="sha256:" + "ef" * 32)
+        model = tracker.track_model(name="m", learning_algorithm="lr", trained_on=dataset)
+        for index, procedure in enumerate(("nul\x00fold", "back\\slash", None, "nul\x00fold", "nul\x00fold")):
+            tracker.track_evaluation(
+                {"accuracy": index / 10, "log\x00loss": 1.0}, computed_by=model, on_dataset=dataset, procedure=procedure
+            )
+        expected = tracker.leaderboard(dataset, "accuracy").to_json()
+    with schema_connection.transaction():  # what a version 5 store holds: no ranking
+        schema_connection.execute("DROP TABLE ranking, ranking_counts")
+        schema_connection.execute("UPDATE mltrack_version SET version = 5")
+    with mt.connect(store_uri) as tracker:
+        board = tracker.leaderboard(dataset, "accuracy")
+        assert board.to_json() == expected and board.procedure == "nul\x00fold" and board.total == 3
+        assert board.metrics == ("accuracy", "log\x00loss")
+        assert [reason for _, reason in board.excluded] == [
+            "procedure None, not 'nul\\x00fold'",
+            "procedure 'back\\\\slash', not 'nul\\x00fold'",
+        ]
+    assert schema_connection.execute("SELECT version FROM mltrack_version").fetchall() == [(postgresql.SCHEMA_VERSION,)]
 
 
 def test_a_version_1_store_is_migrated_and_its_labels_backfilled(

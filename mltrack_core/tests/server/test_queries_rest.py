@@ -88,7 +88,8 @@ def _requests(forwarder: LossyProxy) -> list[str]:
 
 def test_leaderboards_are_ranked_by_the_server_and_equal_the_embedded_ones(served) -> None:
     embedded, remote, forwarder, ids = served
-    for arguments in ({}, {"procedure": "holdout"}, {"limit": 3}, {"procedure": "none such"}):
+    pages = ({"limit": 3}, {"limit": 2, "offset": 2}, {"offset": 3}, {"limit": 2, "offset": 50})
+    for arguments in ({}, {"procedure": "holdout"}, *pages, {"procedure": "none such"}):
         forwarder.seen.clear()
         board = remote.leaderboard(ids["dataset"], "accuracy", **arguments)
         assert _same(board, embedded.leaderboard(ids["dataset"], "accuracy", **arguments))
@@ -138,3 +139,5 @@ def test_the_server_answers_errors_of_the_same_types(served) -> None:
             tracker.lineage(ids["model"], "sideways")  # type: ignore[arg-type]
         with pytest.raises(SchemaError):
             tracker.leaderboard(ids["dataset"], "accuracy", limit=0)
+        with pytest.raises(SchemaError):
+            tracker.leaderboard(ids["dataset"], "accuracy", offset=-1)

@@ -47,7 +47,16 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from mltrack_core.backends.sql import AnsweredPositions, Dialect, check_schema_version, migrate
+from mltrack_core.backends.sql import (
+    AnsweredPositions,
+    Dialect,
+    RankingReads,
+    add_ranking,
+    check_schema_version,
+    insert_ranked,
+    migrate,
+    ranked_rows_of,
+)
 from mltrack_core.errors import (
     MissingDependencyError,
     StoreCorruptError,
@@ -250,12 +259,26 @@ def _add_metric_summaries(connection: psycopg.Connection) -> None:
     connection.execute(f"INSERT INTO run_metrics {_summaries_of_points(f'run_id IN ({ended})')}")
 
 
+def _add_ranking(connection: psycopg.Connection) -> None:
+    """Version 6: the ranking of every score, so that a leaderboard reads one page however long it is (backfilled).
+
+    The text keys are MD5 digests (see ``Dialect.digest``); the index carries the dataset and the stated
+    direction, so that counting a leaderboard's groups reads only the index.
+    """
+    index = (
+        "CREATE INDEX ranking_by_data ON ranking (data, metric_key, procedure_key, value, created) "
+        "INCLUDE (dataset_id, stated)"
+    )
+    add_ranking(connection, _DIALECT, index)
+
+
 MIGRATIONS: tuple[Callable[[psycopg.Connection], None], ...] = (
     _create_tables,
     _add_labels,
     _add_batches,
     _index_points_by_metric,
     _add_metric_summaries,
+    _add_ranking,
 )
 """``MIGRATIONS[n]`` brings a store from version n to n + 1 (the versions of the SQLite store)."""
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -289,8 +312,12 @@ def _record_schema_version(connection: psycopg.Connection, version: int) -> None
 # ---------------------------------------------------------------- the store
 
 
-class PostgresqlStore(BaseStore["psycopg.Cursor"]):
+class PostgresqlStore(RankingReads, BaseStore["psycopg.Cursor"]):
     """A :class:`~mltrack_core.store.Store` in a PostgreSQL database (a connection pool per store)."""
+
+    @property
+    def _dialect(self) -> Dialect:
+        return _DIALECT
 
     def __init__(self, uri: str, *, read_only: bool = False) -> None:
         self.uri = without_password(uri)
@@ -733,6 +760,7 @@ class PostgresqlStore(BaseStore["psycopg.Cursor"]):
                 "INSERT INTO scores VALUES (%s, %s, %s)",
                 [(id_, _escape(metric), value) for (id_, metric), value in scores.items()],
             )
+        insert_ranked(cursor, _DIALECT, ranked_rows_of(records))
 
 
 _FINITE = "value BETWEEN '-1.7976931348623157e308'::float8 AND '1.7976931348623157e308'::float8"
@@ -795,5 +823,11 @@ def _label_condition(scope: str, key: str, value: str) -> tuple[str, tuple[objec
 
 
 _DIALECT = Dialect(
-    placeholder="%s", escape=_escape, label_condition=_label_condition, written="seq", by_code_point=' COLLATE "C"'
+    placeholder="%s",
+    escape=_escape,
+    label_condition=_label_condition,
+    written="seq",
+    by_code_point=' COLLATE "C"',
+    unescape=_unescape,
+    digest="md5",
 )

@@ -282,9 +282,11 @@ class RestStore:
 
     # ------------------------------------------------------------ the optional queries, answered where the data is
 
-    def leaderboard(self, dataset_id: str, metric: str, procedure: str | None, limit: int | None) -> dict[str, Any]:
+    def leaderboard(
+        self, dataset_id: str, metric: str, procedure: str | None, limit: int | None, offset: int = 0
+    ) -> dict[str, Any]:
         """The leaderboard the server ranks (``GET /v1/datasets/{id}/leaderboard``), as its JSON answer."""
-        query = _query_string(metric=metric, procedure=procedure, limit=limit)
+        query = _query_string(metric=metric, procedure=procedure, limit=limit, offset=offset or None)
         return self._read("GET", wire.path(wire.LEADERBOARD, dataset_id=dataset_id) + query)
 
     def lineage(self, root: str, direction: str, depth: int | None) -> dict[str, Any]:

@@ -9,15 +9,27 @@ up and in where the schema version is kept.
 
 from __future__ import annotations
 
+import json
 import threading
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from mltrack_core.errors import StoreVersionError
-from mltrack_core.store import Query
+from mltrack_core.schema import entity_from_json
+from mltrack_core.store import Query, RankedScore, RankingGroup, RankingRow, Record, ranked_scores
 
-__all__ = ["AnsweredPositions", "Dialect", "check_schema_version", "migrate"]
+__all__ = [
+    "AnsweredPositions",
+    "Dialect",
+    "RankingReads",
+    "add_ranking",
+    "check_schema_version",
+    "insert_ranked",
+    "migrate",
+    "ranked_rows_of",
+]
 
 _Connection = TypeVar("_Connection")
 
@@ -36,6 +48,9 @@ class Dialect:
             would walk the (kind, created) index through every entity of the kind, newest first, looking for
             the linked ones (0.7 s for 50 of the models of one dataset among a million): ``+kind`` keeps it off
             that index, so it starts from the links.
+        unescape: Reverses ``escape``.
+        digest: The SQL function that shortens the text keys of the ranking index (empty: kept whole).
+            PostgreSQL's B-tree entries have a size limit that a long procedure name would pass.
     """
 
     placeholder: str
@@ -44,6 +59,8 @@ class Dialect:
     written: str = "rowid"
     by_code_point: str = ""
     kind_beside_links: str = "kind"
+    unescape: Callable[[str], str] = str
+    digest: str = ""
 
     def order_by(self, order: str) -> str:
         """The ``ORDER BY`` terms (without the keywords) of a :class:`~mltrack_core.store.Query` order.
@@ -125,6 +142,195 @@ class AnsweredPositions:
             self._by_run[run_id] = ((count, boundary), (count + len(marks), marks[-1] if marks else boundary))
             if len(self._by_run) > self.REMEMBERED_RUNS:
                 self._by_run.pop(next(iter(self._by_run)))
+
+
+# ---------------------------------------------------------------- leaderboards
+
+
+DATA_KEY = "CASE WHEN fingerprint IS NULL THEN 'id:' || id ELSE 'fingerprint:' || fingerprint END"
+"""The data a dataset's row holds, as the ranking tables key it: datasets with one fingerprint hold the same data."""
+
+NO_LIMIT = 2**62
+
+_GROUP = "data, metric_key, procedure_key, dataset_id, ranked, direction"
+"""The key of ``ranking_counts``: the scores a leaderboard counts, keeps or leaves out together."""
+
+
+def add_ranking(connection: Any, dialect: Dialect, index: str) -> None:
+    """The ranking tables, backfilled from the stored evaluations.
+
+    ``ranking`` has one row per score of every evaluation; ``index`` is the backend's spelling of its index,
+    keyed by the data (the dataset's fingerprint, else its id), the metric and the procedure and ordered by
+    value, so that a page of a leaderboard reads only that page of it, however many evaluations the data
+    has. ``ranking_counts`` counts those rows by dataset, procedure, rankability and stated direction (a few
+    rows per leaderboard), so that choosing the procedure and counting what is left out read no score.
+    The text keys are digests where ``dialect.digest`` says so.
+    """
+    connection.execute(
+        """CREATE TABLE ranking (
+            evaluation_id TEXT NOT NULL,
+            data TEXT NOT NULL,
+            dataset_id TEXT NOT NULL,
+            metric_key TEXT NOT NULL,
+            procedure_key TEXT NOT NULL,
+            value DOUBLE PRECISION,
+            shown TEXT,
+            stated BOOLEAN,
+            created BIGINT NOT NULL,
+            model_id TEXT NOT NULL
+        )"""
+    )
+    connection.execute(index)
+    connection.execute(
+        f"""CREATE TABLE ranking_counts (
+            data TEXT NOT NULL,
+            metric_key TEXT NOT NULL,
+            metric TEXT NOT NULL,
+            procedure_key TEXT NOT NULL,
+            procedure TEXT,
+            dataset_id TEXT NOT NULL,
+            ranked BOOLEAN NOT NULL,
+            direction SMALLINT NOT NULL,
+            count BIGINT NOT NULL,
+            PRIMARY KEY ({_GROUP})
+        )"""
+    )
+    ids = [row[0] for row in connection.execute("SELECT id FROM entities WHERE kind = 'evaluation'").fetchall()]
+    mark = dialect.placeholder
+    for start in range(0, len(ids), 1000):
+        chunk = ids[start : start + 1000]
+        rows = connection.execute(
+            f"SELECT created, document FROM entities WHERE id IN ({', '.join([mark] * len(chunk))})", chunk
+        ).fetchall()
+        evaluations = [(created, entity_from_json(json.loads(document))) for created, document in rows]
+        insert_ranked(
+            connection.cursor(),
+            dialect,
+            [(e.id, created, score) for created, e in evaluations for score in ranked_scores(e)],  # type: ignore[arg-type]
+        )
+
+
+def ranked_rows_of(records: Sequence[Record]) -> list[tuple[str, int, RankedScore]]:
+    """(evaluation id, creation time, score) of every score of the evaluations among ``records``."""
+    return [(record.id, record.created, score) for record in records for score in record.ranked]
+
+
+def insert_ranked(cursor: Any, dialect: Dialect, scores: Sequence[tuple[str, int, RankedScore]]) -> None:
+    """Add newly stored evaluations' scores to the ranking tables: (evaluation id, creation time, score) triples.
+
+    The dataset of each must be stored already: its row gives the data key. The counts are added in the
+    order of their key, so that concurrent writers lock them in one order.
+    """
+    if not scores:
+        return
+    mark, digest, escape = dialect.placeholder, dialect.digest, dialect.escape
+    rows, counts = [], Counter()
+    for evaluation_id, created, score in scores:
+        metric, procedure = escape(score.metric), None if score.procedure is None else escape(score.procedure)
+        direction = -1 if score.stated is None else int(score.stated)
+        rows.append((evaluation_id, metric, procedure or "", *score[1:4], created, score.model, score.dataset))
+        counts[(score.dataset, metric, procedure or "", score.value is not None, direction, procedure)] += 1
+    cursor.executemany(
+        "INSERT INTO ranking (evaluation_id, metric_key, procedure_key, value, shown, stated, created, model_id, "
+        f"data, dataset_id) SELECT {mark}, {digest}({mark}), {digest}({mark}), {', '.join([mark] * 5)}, "
+        f"{digest}({DATA_KEY}), id FROM entities WHERE id = {mark}",
+        rows,
+    )
+    cursor.executemany(
+        f"INSERT INTO ranking_counts (metric_key, metric, procedure_key, procedure, ranked, direction, count, "
+        f"data, dataset_id) SELECT {digest}({mark}), {mark}, {digest}({mark}), {', '.join([mark] * 4)}, "
+        f"{digest}({DATA_KEY}), id FROM entities WHERE id = {mark} "
+        f"ON CONFLICT ({_GROUP}) DO UPDATE SET count = ranking_counts.count + excluded.count",
+        [
+            (metric, metric, key, procedure, ranked, direction, count, dataset)
+            for (dataset, metric, key, ranked, direction, procedure), count in sorted(
+                counts.items(), key=lambda item: item[0][:5]
+            )
+        ],
+    )
+
+
+class RankingReads:
+    """What a leaderboard reads from a SQL store's ranking tables (mixed into both SQL backends).
+
+    The backend supplies ``_read(sql, parameters)`` and ``_dialect``.
+    """
+
+    @property
+    def _dialect(self) -> Dialect:
+        raise NotImplementedError
+
+    def _read(self, sql: str, parameters: Sequence[object] = ()) -> list[tuple]:
+        raise NotImplementedError
+
+    def ranking_groups(self, dataset_id: str, metric: str) -> list[RankingGroup]:
+        """How the scores of ``metric`` on the data of ``dataset_id`` divide (see :class:`RankingGroup`)."""
+        dialect, mark = self._dialect, self._dialect.placeholder
+        rows = self._read(
+            f"SELECT procedure, dataset_id, ranked, direction, count FROM ranking_counts "
+            f"WHERE data = ({self._data_key(mark)}) AND metric_key = {dialect.digest}({mark})",
+            (dataset_id, dialect.escape(metric)),
+        )
+        return [
+            RankingGroup(
+                None if procedure is None else dialect.unescape(procedure),
+                dataset,
+                bool(ranked),
+                None if direction < 0 else bool(direction),
+                count,
+            )
+            for procedure, dataset, ranked, direction, count in rows
+        ]
+
+    def ranking_rows(
+        self,
+        dataset_id: str,
+        metric: str,
+        procedure: str | None,
+        datasets: Sequence[str],
+        *,
+        ranked: bool,
+        higher: bool,
+        limit: int | None,
+        offset: int,
+    ) -> list[RankingRow]:
+        """The scores of ``metric`` with ``procedure`` on ``datasets`` (of the data of ``dataset_id``), a page.
+
+        Ranked ones (finite numbers) come best first, then oldest first; the others oldest first.
+        """
+        dialect, mark = self._dialect, self._dialect.placeholder
+        if not datasets:
+            return []
+        procedure_key = "" if procedure is None else dialect.escape(procedure)
+        order = f"value {'DESC' if higher else 'ASC'}, " if ranked else ""
+        rows = self._read(
+            "SELECT evaluation_id, model_id, dataset_id, value, shown FROM ranking "
+            f"WHERE data = ({self._data_key(mark)}) AND metric_key = {dialect.digest}({mark}) "
+            f"AND procedure_key = {dialect.digest}({mark}) AND value IS {'NOT ' if ranked else ''}NULL "
+            f"AND dataset_id IN ({', '.join([mark] * len(datasets))}) "
+            f"ORDER BY {order}created, evaluation_id LIMIT {mark} OFFSET {mark}",
+            (
+                dataset_id,
+                dialect.escape(metric),
+                procedure_key,
+                *datasets,
+                NO_LIMIT if limit is None else limit,
+                offset,
+            ),
+        )
+        return [RankingRow(*row) for row in rows]
+
+    def ranking_metrics(self, dataset_id: str) -> list[str]:
+        """Every metric evaluated on the data of ``dataset_id``, by code point."""
+        mark = self._dialect.placeholder
+        found = self._read(
+            f"SELECT DISTINCT metric FROM ranking_counts WHERE data = ({self._data_key(mark)})", (dataset_id,)
+        )
+        return sorted(self._dialect.unescape(row[0]) for row in found)
+
+    def _data_key(self, mark: str) -> str:
+        """The query of the data key of the dataset whose id is the parameter ``mark``."""
+        return f"SELECT {self._dialect.digest}({DATA_KEY}) FROM entities WHERE id = {mark}"
 
 
 # ---------------------------------------------------------------- schema versions

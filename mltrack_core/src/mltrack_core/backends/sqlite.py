@@ -42,7 +42,16 @@ from pathlib import Path
 from typing import Literal, TypeVar
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
-from mltrack_core.backends.sql import AnsweredPositions, Dialect, check_schema_version, migrate
+from mltrack_core.backends.sql import (
+    AnsweredPositions,
+    Dialect,
+    RankingReads,
+    add_ranking,
+    check_schema_version,
+    insert_ranked,
+    migrate,
+    ranked_rows_of,
+)
 from mltrack_core.backends.uris import mask_credentials
 from mltrack_core.errors import (
     StoreCorruptError,
@@ -246,12 +255,22 @@ def _add_metric_summaries(connection: sqlite3.Connection) -> None:
     connection.execute(f"INSERT INTO run_metrics ({_SUMMARY_COLUMNS}) {_summaries_of_points(f'run_id IN ({ended})')}")
 
 
+def _add_ranking(connection: sqlite3.Connection) -> None:
+    """Version 6: the ranking of every score, so that a leaderboard reads one page however long it is (backfilled)."""
+    index = (
+        "CREATE INDEX ranking_by_data "
+        "ON ranking (data, metric_key, procedure_key, value, created, evaluation_id, dataset_id, stated)"
+    )
+    add_ranking(connection, _DIALECT, index)
+
+
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _create_tables,
     _add_labels,
     _add_batches,
     _index_points_by_metric,
     _add_metric_summaries,
+    _add_ranking,
 )
 """``MIGRATIONS[n]`` brings a store from version n to n + 1. Append; never edit a released step."""
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -306,8 +325,12 @@ def _is_busy(exc: sqlite3.Error) -> bool:
 # ---------------------------------------------------------------- the store
 
 
-class SqliteStore(BaseStore[sqlite3.Connection]):
+class SqliteStore(RankingReads, BaseStore[sqlite3.Connection]):
     """A :class:`~mltrack_core.store.Store` in one SQLite file (one connection per thread)."""
+
+    @property
+    def _dialect(self) -> Dialect:
+        return _DIALECT
 
     def __init__(self, path: Path, *, read_only: bool = False, uri: str | None = None) -> None:
         self.path = Path(path)
@@ -836,6 +859,7 @@ class SqliteStore(BaseStore[sqlite3.Connection]):
             "INSERT OR REPLACE INTO scores VALUES (?, ?, ?)",
             [(r.id, metric, value) for r in records for metric, value in r.scores],
         )
+        insert_ranked(connection.cursor(), _DIALECT, ranked_rows_of(records))
 
 
 _FINITE = "value BETWEEN -1.7976931348623157e308 AND 1.7976931348623157e308"

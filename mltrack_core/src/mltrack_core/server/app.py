@@ -829,9 +829,14 @@ def _add_routes(app: FastAPI) -> None:
         metric: str,
         procedure: str | None = None,
         limit: Annotated[int | None, Query(ge=1, le=MAX_COUNT)] = None,
+        offset: Annotated[int, Query(ge=0, le=MAX_COUNT)] = 0,
     ) -> JsonResponse:
-        """Evaluations of the metric on the same data, best first, only mutually comparable ones."""
-        board = _tracker(request).leaderboard(_path_id(dataset_id), metric, procedure=procedure, limit=limit)
+        """Evaluations of the metric on the same data, best first, only mutually comparable ones.
+
+        ``limit`` and ``offset`` page through the ranking; ``total`` counts all of it.
+        """
+        tracker = _tracker(request)
+        board = tracker.leaderboard(_path_id(dataset_id), metric, procedure=procedure, limit=limit, offset=offset)
         return JsonResponse(board.to_json())
 
     @app.get(

@@ -362,6 +362,9 @@ class LeaderboardOut(_Answer):
     entries: list[LeaderboardEntry]
     excluded: list[LeaderboardExclusion]
     metrics: list[str] = Field(description="every metric evaluated on the same data")
+    total: int = Field(description="how many evaluations the whole ranking holds (entries are one page of it)")
+    offset: int = Field(description="how many ranked evaluations come before the first entry")
+    excluded_total: int = Field(description="how many evaluations were left out (excluded lists the first 100)")
 
 
 class Difference(_Answer):

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
+import random
 import threading
 import time
 import warnings
@@ -292,6 +293,41 @@ class StoreContract:
                 [Score(metric="custom", value=value, greater_is_better=False)], computed_by=model, on_dataset=dataset
             )
         assert [entry.value for entry in tracker.leaderboard(dataset, "custom").entries] == [1.0, 2.0, 3.0]
+
+    def test_leaderboard_pages_and_exclusions_agree_with_a_scan_of_every_evaluation(self, tracker: Tracker) -> None:
+        from mltrack_core.lineage import EXCLUSIONS_LISTED, rank
+
+        fingerprint = "sha256:" + "cd" * 32
+        data = [
+            tracker.track_dataset(name="a", target="y", fingerprint=fingerprint),
+            tracker.track_dataset(name="b", target="y", fingerprint=fingerprint),
+            tracker.track_dataset(name="c", target="z", fingerprint=fingerprint),
+            tracker.track_dataset(name="d", target="y"),
+        ]
+        model = tracker.track_model(name="m", learning_algorithm="lr", trained_on=data[0])
+        generator = random.Random(11)
+        odd_values = (float("nan"), float("inf"), None, "high", [0.1, 0.2])
+        evaluations = 2 * EXCLUSIONS_LISTED + 40
+        for index in range(evaluations):
+            value = odd_values[index % 5] if index % 7 == 0 else round(generator.random(), 1)  # ties
+            scores = [Score(metric="accuracy", value=value, greater_is_better=False if index % 11 == 0 else None)]
+            procedure = (None, "holdout", "holdout", "5-fold")[index % 4]
+            tracker.track_evaluation(scores, computed_by=model, on_dataset=data[index % 4], procedure=procedure)
+        for arguments in (
+            {},
+            {"procedure": "5-fold"},
+            {"procedure": None, "limit": 5, "offset": 3},
+            {"limit": 7, "offset": 10},
+            {"offset": 1_000},
+        ):
+            kept = tracker.leaderboard(data[1], "accuracy", **arguments)  # type: ignore[arg-type]
+            scanned = rank(
+                tracker, data[1].id, "accuracy", **{"procedure": None, "limit": None, **arguments}, scan=True
+            )
+            assert repr(kept) == repr(scanned)  # repr: a NaN score is not equal to itself
+        board = tracker.leaderboard(data[0], "accuracy")
+        assert len(board.excluded) == EXCLUSIONS_LISTED < board.excluded_total
+        assert board.total + board.excluded_total == evaluations - evaluations // 4  # all but those of d
 
     # ------------------------------------------------------------ training runs
 

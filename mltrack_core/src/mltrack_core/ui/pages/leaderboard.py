@@ -61,7 +61,7 @@ def leaderboard(dataset_id: str, request: Request, principal: Reader) -> Respons
         board=board,
         excluded=excluded,
         excluded_rows=board.excluded[:_MAX_EXCLUDED_SHOWN],
-        more_excluded=max(0, len(board.excluded) - _MAX_EXCLUDED_SHOWN),
+        more_excluded=board.excluded_total - len(board.excluded[:_MAX_EXCLUDED_SHOWN]),
         related=related,
         procedures=sorted(procedures, key=lambda name: (name is None, name or "")),
         selected=selected,
