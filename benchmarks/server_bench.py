@@ -13,9 +13,10 @@ PostgreSQL server given with ``--postgresql`` or ``MLTRACK_TEST_POSTGRESQL_URI``
 3. **Ingest**: metric points per second of a 20,000- and a 200,000-point run (``run.log`` in a loop
    until every point is durable: the tracker's writer thread batches them).
 4. **Queries** (client-observed, median of 20 calls after a warm-up), embedded and over REST: the
-   leaderboard (top 10) of a dataset with 2,000 evaluations, lineage of an evaluation, 50 models trained
-   on a dataset, a count; in a store of 2,000 evaluations and in one of 1,000,000 (``--evaluations``;
-   1,000 datasets of 1,000, generated in bulk through the store's ``put``).
+   leaderboard (top 10) of a dataset with 1,000-2,000 evaluations, lineage of an evaluation, 50 models
+   trained on a dataset, a count; in a store of 2,000 evaluations and in one of 1,000,000 (``--evaluations``;
+   generated in bulk through the store's ``put``: 500 datasets of 1,000 and one crowded dataset with the
+   other half, whose leaderboard is measured too, top 10 and ranks 1,001-1,010).
 5. **Several servers over one PostgreSQL store**: runs and points per second of 32 writer processes
    against ``mltrack server --workers N`` for N = 1, 2, 4, with errors and the p99 of one run.
 
@@ -318,16 +319,21 @@ def point_appends(uri: str, points: int) -> float:
 
 @dataclass(frozen=True)
 class Filled:
-    """What :func:`fill_evaluations` stored: the datasets, and an evaluation and a model to ask about."""
+    """What :func:`fill_evaluations` stored: the datasets (the first the crowded one), an evaluation to ask about."""
 
     datasets: list[str]
     evaluation: str
     evaluations: int
     seconds: float
+    crowded: int = 0
+    """How many evaluations the first dataset has, when it is the crowded one (else 0)."""
 
 
-def fill_evaluations(store_uri: str, datasets: int, per_dataset: int, batch: int = 4000) -> Filled:
-    """``datasets`` × ``per_dataset`` evaluations, each of its own model, written through the store's ``put``."""
+def fill_evaluations(store_uri: str, datasets: int, per_dataset: int, crowded: int = 0, batch: int = 4000) -> Filled:
+    """``datasets`` × ``per_dataset`` evaluations, and ``crowded`` more on the first dataset, through ``put``.
+
+    Each evaluation scores a model of its own.
+    """
     generator = random.Random(7)
     algorithms = ("LogisticRegression", "SVC", "RandomForestClassifier", "KNeighborsClassifier", "GaussianNB")
     began = time.perf_counter()
@@ -338,7 +344,7 @@ def fill_evaluations(store_uri: str, datasets: int, per_dataset: int, batch: int
             dataset = Dataset(name=f"dataset {number}", target="y", fingerprint=f"sha256:{number:064x}")
             records.append(record_of(dataset))
             dataset_ids.append(dataset.id)
-            for index in range(per_dataset):
+            for index in range(per_dataset + (crowded if number == 0 else 0)):
                 model = Model(
                     name=f"model {index}",
                     trained_on=dataset.id,
@@ -359,7 +365,9 @@ def fill_evaluations(store_uri: str, datasets: int, per_dataset: int, batch: int
                     if written % (batch * 50) < batch:
                         say(f"  {written:,} entities written")
         store.put(records)
-    return Filled(dataset_ids, evaluation_id, datasets * per_dataset, time.perf_counter() - began)
+    evaluations = datasets * per_dataset + crowded
+    crowd = per_dataset + crowded if crowded else 0
+    return Filled(dataset_ids, evaluation_id, evaluations, time.perf_counter() - began, crowd)
 
 
 def median_ms(call: Callable[[], object], repeat: int = 20) -> float:
@@ -373,9 +381,10 @@ def median_ms(call: Callable[[], object], repeat: int = 20) -> float:
 
 
 def query_latencies(uri: str, filled: Filled) -> dict[str, float]:
-    dataset = filled.datasets[0]
+    """The median ms of each query; the leaderboards of a typical dataset and, if any, of the crowded one."""
+    dataset = filled.datasets[-1]
     with mt.connect(uri) as tracker:
-        return {
+        found = {
             "leaderboard, top 10": median_ms(lambda: tracker.leaderboard(dataset, "accuracy", limit=10)),
             "lineage of an evaluation": median_ms(lambda: tracker.lineage(filled.evaluation)),
             "find 50 models trained on a dataset": median_ms(
@@ -383,6 +392,15 @@ def query_latencies(uri: str, filled: Filled) -> dict[str, float]:
             ),
             "count evaluations": median_ms(lambda: tracker.count("evaluation")),
         }
+        if filled.crowded:
+            crowded = filled.datasets[0]
+            found[f"leaderboard, top 10, of a dataset with {filled.crowded:,} evaluations"] = median_ms(
+                lambda: tracker.leaderboard(crowded, "accuracy", limit=10)
+            )
+            found["  the same, ranks 1,001-1,010"] = median_ms(
+                lambda: tracker.leaderboard(crowded, "accuracy", limit=10, offset=1000)
+            )
+    return found
 
 
 # ---------------------------------------------------------------- 5. several servers
@@ -463,6 +481,11 @@ def main() -> None:
     parser.add_argument("--writes", type=int, help="entity writes per client count (default 1000)")
     parser.add_argument("--evaluations", type=int, help="evaluations in the large store (default 1,000,000)")
     parser.add_argument("--postgresql", default=os.environ.get("MLTRACK_TEST_POSTGRESQL_URI"), metavar="URI")
+    parser.add_argument(
+        "--only",
+        choices=("writes", "queries", "curve"),
+        help="only tracked runs, entity writes and ingest (1-3), or queries (4), or the curve (5)",
+    )
     options = parser.parse_args()
     runs = options.runs or (100 if options.quick else 300)
     writes = options.writes or (300 if options.quick else 1000)
@@ -477,70 +500,80 @@ def main() -> None:
         if options.postgresql:
             stores.append(("PostgreSQL", lambda: postgresql_schema(options.postgresql)))
 
-        per_run, writes_rows, ingest_rows = [], [], []
-        say("embedded SQLite writes")
-        writes_rows.append(("embedded SQLite", 1, *entity_writes(f"sqlite:///{folder}/embedded.db", 1, writes)))
-        for label, new_store in stores:
-            with new_store() as store_uri, running_server(store_uri, folder / f"{label}.log") as server:
-                say(f"{label}: tracked runs")
-                per_run.append(measure_tracked_runs(server.url, server, f"mltrack server, {label}", runs))
-                for clients in CLIENTS:
-                    say(f"{label}: entity writes, {clients} client(s)")
-                    writes_rows.append(
-                        (f"mltrack server, {label}", clients, *entity_writes(server.url, clients, writes))
-                    )
-                for points in ingests:
-                    say(f"{label}: ingest of a {points:,}-point run")
-                    ingest_rows.append((f"mltrack server, {label}", f"{points:,}", point_appends(server.url, points)))
-        with running_mlflow(folder) as mlflow:
-            if mlflow is None:
-                print("MLflow is not installed: its rows are left out (pip install mlflow)")
+        if options.only in (None, "writes"):
+            measure_writes(stores, folder, runs, writes, ingests)
+        if options.only in (None, "queries"):
+            measure_queries(stores, folder, large)
+        if options.only in (None, "curve"):
+            if options.postgresql:
+                curve = server_curve(options.postgresql, folder, curve_runs)
+                print_table(
+                    f"Several servers over one PostgreSQL store: {CURVE_WRITERS} writer processes, "
+                    f"{curve_runs} tracked runs each, {os.cpu_count()} cores for everything",
+                    ("server processes", "runs/s", "points/s", "p99 ms of a run", "errors", "lost"),
+                    curve,
+                )
             else:
-                say("MLflow: tracked runs")
-                per_run.append(measure_mlflow_runs(mlflow, runs))
-        print_table(
-            f"A tracked run over REST ({POINTS_PER_RUN} points, a model and its score; {runs} runs)",
-            ("server", "requests/run", "client CPU ms/run", "server CPU ms/run", "wall ms/run"),
-            per_run,
-        )
-        mlflow_row = next((row for row in per_run if row[0].startswith("MLflow")), None)
-        if mlflow_row:
-            for row in per_run[:-1]:
-                client, server = row[2] / mlflow_row[2], row[3] / mlflow_row[3]
-                print(f"  {row[0]}: client CPU {client:.2f}x MLflow's, server CPU {server:.2f}x, "
-                      f"requests {row[1]:.1f} vs {mlflow_row[1]:.1f}")  # fmt: skip
-            print("  (MLflow's server CPU: its uvicorn process; its job runner's processes are left out)")
-        print_table("Entity writes", ("store", "clients", "writes/s", "p50 ms", "p99 ms"), writes_rows)
-        print_table("Ingest: one run's points until durable", ("server", "points", "points/s"), ingest_rows)
+                print("\nPostgreSQL: not measured; give --postgresql URI or set MLTRACK_TEST_POSTGRESQL_URI")
 
-        query_rows = []
-        for label, new_store in stores:
-            for datasets, per_dataset in ((1, 2000), (max(1, large // 1000), min(1000, large))):
-                with new_store() as store_uri:
-                    say(f"{label}: filling a store of {datasets * per_dataset:,} evaluations")
-                    filled = fill_evaluations(store_uri, datasets, per_dataset)
-                    say(f"  {2 * filled.evaluations + datasets:,} entities in {filled.seconds:.0f} s")
-                    embedded = query_latencies(store_uri, filled)
-                    with running_server(store_uri, folder / "queries.log") as server:
-                        served = query_latencies(server.url, filled)
-                size = f"{filled.evaluations:,} evaluations"
-                query_rows += [(label, size, what, ms, served[what]) for what, ms in embedded.items()]
-        print_table(
-            "Queries, median ms (leaderboards of a dataset with 1,000-2,000 evaluations)",
-            ("store", "store size", "query", "embedded", "over REST"),
-            query_rows,
-        )
 
-        if options.postgresql:
-            curve = server_curve(options.postgresql, folder, curve_runs)
-            print_table(
-                f"Several servers over one PostgreSQL store: {CURVE_WRITERS} writer processes, "
-                f"{curve_runs} tracked runs each, {os.cpu_count()} cores for everything",
-                ("server processes", "runs/s", "points/s", "p99 ms of a run", "errors", "lost"),
-                curve,
-            )
+def measure_writes(stores: list, folder: Path, runs: int, writes: int, ingests: tuple[int, ...]) -> None:
+    """Sections 1-3: a tracked run side by side with MLflow's, entity writes, ingest."""
+    per_run, writes_rows, ingest_rows = [], [], []
+    say("embedded SQLite writes")
+    writes_rows.append(("embedded SQLite", 1, *entity_writes(f"sqlite:///{folder}/embedded.db", 1, writes)))
+    for label, new_store in stores:
+        with new_store() as store_uri, running_server(store_uri, folder / f"{label}.log") as server:
+            say(f"{label}: tracked runs")
+            per_run.append(measure_tracked_runs(server.url, server, f"mltrack server, {label}", runs))
+            for clients in CLIENTS:
+                say(f"{label}: entity writes, {clients} client(s)")
+                writes_rows.append((f"mltrack server, {label}", clients, *entity_writes(server.url, clients, writes)))
+            for points in ingests:
+                say(f"{label}: ingest of a {points:,}-point run")
+                ingest_rows.append((f"mltrack server, {label}", f"{points:,}", point_appends(server.url, points)))
+    with running_mlflow(folder) as mlflow:
+        if mlflow is None:
+            print("MLflow is not installed: its rows are left out (pip install mlflow)")
         else:
-            print("\nPostgreSQL: not measured; give --postgresql URI or set MLTRACK_TEST_POSTGRESQL_URI")
+            say("MLflow: tracked runs")
+            per_run.append(measure_mlflow_runs(mlflow, runs))
+    print_table(
+        f"A tracked run over REST ({POINTS_PER_RUN} points, a model and its score; {runs} runs)",
+        ("server", "requests/run", "client CPU ms/run", "server CPU ms/run", "wall ms/run"),
+        per_run,
+    )
+    mlflow_row = next((row for row in per_run if row[0].startswith("MLflow")), None)
+    if mlflow_row:
+        for row in per_run[:-1]:
+            client, server = row[2] / mlflow_row[2], row[3] / mlflow_row[3]
+            print(f"  {row[0]}: client CPU {client:.2f}x MLflow's, server CPU {server:.2f}x, "
+                  f"requests {row[1]:.1f} vs {mlflow_row[1]:.1f}")  # fmt: skip
+        print("  (MLflow's server CPU: its uvicorn process; its job runner's processes are left out)")
+    print_table("Entity writes", ("store", "clients", "writes/s", "p50 ms", "p99 ms"), writes_rows)
+    print_table("Ingest: one run's points until durable", ("server", "points", "points/s"), ingest_rows)
+
+
+def measure_queries(stores: list, folder: Path, large: int) -> None:
+    """Section 4: queries in a store of 2,000 evaluations and in a large one with a crowded dataset."""
+    query_rows = []
+    for label, new_store in stores:
+        crowded = large // 2
+        for datasets, per_dataset, crowd in ((1, 2000, 0), (max(1, crowded // 1000), 1000, large - crowded)):
+            with new_store() as store_uri:
+                say(f"{label}: filling a store of {datasets * per_dataset + crowd:,} evaluations")
+                filled = fill_evaluations(store_uri, datasets, per_dataset, crowd)
+                say(f"  {2 * filled.evaluations + datasets:,} entities in {filled.seconds:.0f} s")
+                embedded = query_latencies(store_uri, filled)
+                with running_server(store_uri, folder / "queries.log") as server:
+                    served = query_latencies(server.url, filled)
+            size = f"{filled.evaluations:,} evaluations"
+            query_rows += [(label, size, what, ms, served[what]) for what, ms in embedded.items()]
+    print_table(
+        "Queries, median ms (leaderboards of a dataset with 1,000-2,000 evaluations, and of a crowded one)",
+        ("store", "store size", "query", "embedded", "over REST"),
+        query_rows,
+    )
 
 
 if __name__ == "__main__":
