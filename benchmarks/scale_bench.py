@@ -102,13 +102,13 @@ class Seeds:
 def write_seeds(uri: str) -> Seeds:
     with mt.connect(uri) as tracker:
         dataset = Dataset(
-            name="scale dataset", location="s3://data/scale.parquet", target="y", fingerprint=SEED_FINGERPRINT
+            name="scale-dataset", location="s3://data/scale.parquet", target="y", fingerprint=SEED_FINGERPRINT
         )
         tracker.store.put([record_of(dataset)])
-        run = tracker.track_training(name="fit", trained_on=dataset.id)
+        run = tracker.track_training(name="scale-fit", trained_on=dataset.id)
         for step in range(POINTS_PER_RUN):
             run.log("loss", 1.0 / (step + 1), step=step)
-        model = tracker.track_model(name="model", trained_on=dataset.id, learning_algorithm="LogisticRegression")
+        model = tracker.track_model(name="scale-model", trained_on=dataset.id, learning_algorithm="LogisticRegression")
         run.finish(model=model)
         evaluation = tracker.track_evaluation(
             {"accuracy": SEED_SCORE}, computed_by=model, on_dataset=dataset.id, procedure="5-fold"
@@ -199,6 +199,11 @@ def copy_kind(
     say(f"{label}: {copies:,} copies, {written:,} rows in {time.perf_counter() - began:,.0f} s")
 
 
+def numbered(name: str) -> dict[str, str]:
+    """Renames that give each copy a name of its own (a million entities of one name is another benchmark)."""
+    return {name: f"'{name}-' || i"}
+
+
 def drop_indexes(connection: psycopg.Connection) -> list[str]:
     """Drop the store's keys and indexes (copying into bare tables is several times faster); how to rebuild them.
 
@@ -244,7 +249,7 @@ def fill(uri: str, shape: Shape) -> float:
             connection,
             rows_of(seeds.dataset),
             shape.datasets,
-            {seeds.dataset: "'dataset-' || i", SEED_FINGERPRINT: fingerprint_of("i")},
+            {seeds.dataset: "'dataset-' || i", SEED_FINGERPRINT: fingerprint_of("i"), **numbered("scale-dataset")},
             f"md5('fingerprint:' || {fingerprint_of('i')})",
             "datasets",
         )
@@ -252,7 +257,7 @@ def fill(uri: str, shape: Shape) -> float:
             connection,
             rows_of(seeds.model),
             shape.models,
-            {seeds.model: "'model-' || i", seeds.dataset: dataset_of_copy},
+            {seeds.model: "'model-' || i", seeds.dataset: dataset_of_copy, **numbered("scale-model")},
             data_of_copy,
             "models",
         )
@@ -273,7 +278,12 @@ def fill(uri: str, shape: Shape) -> float:
             connection,
             rows_of(seeds.run),
             shape.runs,
-            {seeds.run: "'run-' || i", seeds.model: "'model-' || i", seeds.dataset: dataset_of_copy},
+            {
+                seeds.run: "'run-' || i",
+                seeds.model: "'model-' || i",
+                seeds.dataset: dataset_of_copy,
+                **numbered("scale-fit"),
+            },
             data_of_copy,
             "runs",
         )
