@@ -467,6 +467,12 @@ class PostgresqlStore(RankingReads, BaseStore["psycopg.Cursor"]):
         with self._translate(), self._pool.connection() as connection:
             return connection.execute(sql, parameters).fetchall()
 
+    def _read_planned_for(self, sql: str, parameters: Sequence[object]) -> list[tuple]:
+        # not prepared: psycopg prepares a statement run 5 times, and PostgreSQL may then plan it once for any
+        # parameters (for an average leaderboard: 500 ms on the page of one with 1,000,000 evaluations)
+        with self._translate(), self._pool.connection() as connection:
+            return connection.execute(sql, parameters, prepare=False).fetchall()
+
     def _in_transaction(self, action: Callable[[psycopg.Cursor], _T]) -> _T:
         """Run ``action`` in one transaction; conflicts with concurrent writers are retried."""
         if self.read_only:

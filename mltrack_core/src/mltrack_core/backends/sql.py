@@ -263,6 +263,10 @@ class RankingReads:
     def _read(self, sql: str, parameters: Sequence[object] = ()) -> list[tuple]:
         raise NotImplementedError
 
+    def _read_planned_for(self, sql: str, parameters: Sequence[object]) -> list[tuple]:
+        """Read with a plan made for these parameters (a backend that reuses plans overrides it)."""
+        return self._read(sql, parameters)
+
     def ranking_groups(self, dataset_id: str, metric: str) -> list[RankingGroup]:
         """How the scores of ``metric`` on the data of ``dataset_id`` divide (see :class:`RankingGroup`)."""
         dialect, mark = self._dialect, self._dialect.placeholder
@@ -299,20 +303,21 @@ class RankingReads:
         Ranked ones (finite numbers) come best first, then oldest first; the others oldest first.
         """
         dialect, mark = self._dialect, self._dialect.placeholder
-        if not datasets:
+        found = self._read(self._data_key(mark), (dataset_id,))
+        if not datasets or not found:
             return []
         procedure_key = "" if procedure is None else dialect.escape(procedure)
         order = f"value {'DESC' if higher else 'ASC'}, " if ranked else ""
-        rows = self._read(
+        # The data key is a parameter, not a subquery, and the plan is made for it: a page of a crowded data
+        # reads the index in order, while a plan made for an average data sorts all of its scores.
+        rows = self._read_planned_for(
             "SELECT evaluation_id, model_id, dataset_id, value, shown FROM ranking "
-            f"WHERE data = ({self._data_key(mark)}) AND metric_key = {dialect.digest}({mark}) "
+            f"WHERE data = {mark} AND metric_key = {dialect.digest}({mark}) "
             f"AND procedure_key = {dialect.digest}({mark}) AND value IS {'NOT ' if ranked else ''}NULL "
             f"AND dataset_id IN ({', '.join([mark] * len(datasets))}) "
-            # the page in the text: PostgreSQL plans a prepared statement once for every page and data, and a
-            # plan made for a short leaderboard (sort every score) is slow on a long one (read the index in order)
             f"ORDER BY {order}created, evaluation_id LIMIT {NO_LIMIT if limit is None else int(limit)} "
             f"OFFSET {int(offset)}",
-            (dataset_id, dialect.escape(metric), procedure_key, *datasets),
+            (found[0][0], dialect.escape(metric), procedure_key, *datasets),
         )
         return [RankingRow(*row) for row in rows]
 
