@@ -19,7 +19,7 @@ measures reading one run's 10,000 points.
 
 Run: ``.ci/postgresql.sh run --durable -- python benchmarks/scale_bench.py [--entities N] [--points N]``, or
 give ``--postgresql URI``. ``--quick`` means 100,000 entities and 1,000,000 points. The default size needs about
-45 GB of disk and an hour on two cores.
+45 GB of disk and about a quarter of an hour on two cores.
 """
 
 from __future__ import annotations
