@@ -16,7 +16,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal
 
 from mltrack_core.errors import NotFoundError, SchemaError
 from mltrack_core.schema import (
@@ -371,8 +371,8 @@ def rank(
     dataset = _get_of_kind(tracker, dataset_id, "dataset")
     assert isinstance(dataset, Dataset)
     stored = hasattr(tracker.store, "ranking_groups") and not scan
-    ranking = _StoredRanking(tracker.store, dataset.id) if stored else _ScannedRanking(tracker, dataset)
-    groups = ranking.groups(metric)
+    ranking = tracker.store if stored else _ScannedRanking(tracker, dataset)
+    groups = ranking.ranking_groups(dataset.id, metric)
     targets = {
         id_: json.loads(found.document).get("target")
         for id_, found in tracker.store.get(sorted({group.dataset for group in groups})).items()
@@ -388,7 +388,9 @@ def rank(
     higher = stated_direction(metric, {group.stated for group in kept if group.stated is not None})
     page = []
     if kept:
-        page = ranking.rows(metric, procedure, same_target, ranked=True, higher=higher, limit=limit, offset=offset)
+        page = ranking.ranking_rows(
+            dataset.id, metric, procedure, same_target, ranked=True, higher=higher, limit=limit, offset=offset
+        )
     evaluations = tracker.get_many([row.evaluation for row in page])
     models = tracker.get_many([row.model for row in page])
     entries = tuple(
@@ -403,7 +405,7 @@ def rank(
         higher,
         entries,
         tuple(excluded),
-        tuple(ranking.metrics()),
+        tuple(ranking.ranking_metrics(dataset.id)),
         sum(group.count for group in kept),
         offset,
         excluded_total,
@@ -411,7 +413,7 @@ def rank(
 
 
 def _exclusions(
-    ranking: _Ranking,
+    ranking: Any,
     metric: str,
     groups: list[RankingGroup],
     targets: dict[str, Any],
@@ -443,49 +445,18 @@ def _exclusions(
             if room <= 0:
                 break
             datasets = sorted({group.dataset for group in its_groups if group.procedure == other})
-            rows = ranking.rows(metric, other, datasets, ranked=ranked, higher=higher, limit=room, offset=0)
+            rows = ranking.ranking_rows(
+                dataset.id, metric, other, datasets, ranked=ranked, higher=higher, limit=room, offset=0
+            )
             listed += [(row.evaluation, reason(row, other)) for row in rows]
     return listed, sum(group.count for its_groups, _, _ in reasons for group in its_groups)
 
 
-class _Ranking(Protocol):
-    """The facts of a leaderboard: the groups of a metric's scores on the data, pages of them, the metrics."""
-
-    def groups(self, metric: str) -> list[RankingGroup]: ...
-
-    def rows(
-        self,
-        metric: str,
-        procedure: str | None,
-        datasets: list[str],
-        *,
-        ranked: bool,
-        higher: bool,
-        limit: int | None,
-        offset: int,
-    ) -> list[RankingRow]: ...
-
-    def metrics(self) -> list[str]: ...
-
-
-class _StoredRanking:
-    """The ranking a SQL store keeps (see :class:`mltrack_core.backends.sql.RankingReads`)."""
-
-    def __init__(self, store: Any, dataset_id: str) -> None:
-        self._store, self._dataset_id = store, dataset_id
-
-    def groups(self, metric: str) -> list[RankingGroup]:
-        return self._store.ranking_groups(self._dataset_id, metric)
-
-    def rows(self, metric: str, procedure: str | None, datasets: list[str], **page: Any) -> list[RankingRow]:
-        return self._store.ranking_rows(self._dataset_id, metric, procedure, datasets, **page)
-
-    def metrics(self) -> list[str]:
-        return self._store.ranking_metrics(self._dataset_id)
-
-
 class _ScannedRanking:
-    """The ranking read from every evaluation of the data (stores without a ranking of their own)."""
+    """The ranking read from every evaluation of one dataset's data (stores without a ranking of their own).
+
+    Its methods are the store's optional ranking reads (see :class:`mltrack_core.store.Store`), for that data.
+    """
 
     def __init__(self, tracker: Tracker, dataset: Dataset) -> None:
         dataset_ids = [dataset.id]
@@ -498,7 +469,7 @@ class _ScannedRanking:
             assert isinstance(evaluation, Evaluation)
             self._scores += [(evaluation.creation_time, evaluation.id, score) for score in ranked_scores(evaluation)]
 
-    def groups(self, metric: str) -> list[RankingGroup]:
+    def ranking_groups(self, dataset_id: str, metric: str) -> list[RankingGroup]:
         counts = Counter(
             (score.procedure, score.dataset, score.value is not None, score.stated)
             for _, _, score in self._scores
@@ -506,8 +477,9 @@ class _ScannedRanking:
         )
         return [RankingGroup(*key, count) for key, count in counts.items()]
 
-    def rows(
+    def ranking_rows(
         self,
+        dataset_id: str,
         metric: str,
         procedure: str | None,
         datasets: list[str],
@@ -535,7 +507,7 @@ class _ScannedRanking:
             for _, id_, score in chosen[offset:end]
         ]
 
-    def metrics(self) -> list[str]:
+    def ranking_metrics(self, dataset_id: str) -> list[str]:
         return sorted({score.metric for _, _, score in self._scores})
 
 

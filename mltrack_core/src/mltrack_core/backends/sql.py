@@ -218,6 +218,8 @@ def ranked_rows_of(records: Sequence[Record]) -> list[tuple[str, int, RankedScor
 def insert_ranked(cursor: Any, dialect: Dialect, scores: Sequence[tuple[str, int, RankedScore]]) -> None:
     """Add newly stored evaluations' scores to the ranking tables: (evaluation id, creation time, score) triples.
 
+    ``cursor`` is anything with ``executemany`` (a psycopg cursor, an sqlite3 connection).
+
     The dataset of each must be stored already: its row gives the data key. The counts are added in the
     order of their key, so that concurrent writers lock them in one order.
     """

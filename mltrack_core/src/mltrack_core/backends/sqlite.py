@@ -859,7 +859,7 @@ class SqliteStore(RankingReads, BaseStore[sqlite3.Connection]):
             "INSERT OR REPLACE INTO scores VALUES (?, ?, ?)",
             [(r.id, metric, value) for r in records for metric, value in r.scores],
         )
-        insert_ranked(connection.cursor(), _DIALECT, ranked_rows_of(records))
+        insert_ranked(connection, _DIALECT, ranked_rows_of(records))
 
 
 _FINITE = "value BETWEEN -1.7976931348623157e308 AND 1.7976931348623157e308"
